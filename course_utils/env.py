@@ -1,0 +1,273 @@
+"""Chapter 01: what this machine offers the course - hardware, PyTorch build, packages, speed.
+
+Run it as `python -m course_utils.env` (add `--benchmark` for the matmul benchmark).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+import torch
+from packaging.requirements import Requirement
+
+from course_utils.config import get_profile
+
+REQUIREMENTS_TXT = Path(__file__).resolve().parent.parent / "requirements.txt"
+KEY_PACKAGES = ("torch", "transformers", "datasets", "peft", "torchao")
+
+
+# --- device and precision -----------------------------------------------------------------
+
+
+def pick_device() -> torch.device:
+    """cuda, else mps, else cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_precision(device: torch.device) -> torch.dtype:
+    """The autocast dtype training uses: bf16 on GPUs that support it, fp16 on older GPUs, else fp32."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32  # CPU and MPS train in float32 in this course
+
+
+def banner(title: str) -> str:
+    """The first line of every notebook: profile, device, precision and key package versions."""
+    device = pick_device()
+    precision = str(pick_precision(device)).removeprefix("torch.")
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or platform.machine()
+    versions = "  ".join(f"{pkg} {installed_version(pkg) or '-'}" for pkg in KEY_PACKAGES)
+    return (
+        f"{title}\nprofile: {get_profile()}  device: {device.type} ({name})  precision: {precision}\n"
+        f"python {platform.python_version()}  {versions}"
+    )
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+@dataclass
+class GpuInfo:
+    """One CUDA device."""
+
+    name: str
+    memory_gib: float
+    compute_capability: str
+    bf16: bool
+    tf32: bool  # TF32 tensor cores exist from compute capability 8.0 (Ampere)
+
+
+@dataclass
+class PackageCheck:
+    """An installed package against its requirement."""
+
+    requirement: str
+    installed: str | None
+    ok: bool
+    fix: str
+
+
+@dataclass
+class EnvReport:
+    """Everything chapter 01 reports about the machine."""
+
+    os: str
+    python: str
+    cpu_cores: int
+    ram_gib: float
+    torch_version: str
+    cuda_build: str | None  # CUDA version PyTorch was built with, None for a CPU-only build
+    cudnn: str | None
+    cuda_available: bool
+    gpus: list[GpuInfo] = field(default_factory=list)
+    mps_available: bool = False
+    packages: list[PackageCheck] = field(default_factory=list)
+
+
+def gpu_info(index: int) -> GpuInfo:
+    """Name, memory, compute capability, bf16 and TF32 support of CUDA device `index`."""
+    props = torch.cuda.get_device_properties(index)
+    return GpuInfo(
+        name=props.name,
+        memory_gib=props.total_memory / 2**30,
+        compute_capability=f"{props.major}.{props.minor}",
+        bf16=props.major >= 8,
+        tf32=props.major >= 8,
+    )
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def read_requirements(path: Path = REQUIREMENTS_TXT) -> list[Requirement]:
+    """The requirements of a requirements.txt (comments and blank lines skipped)."""
+    requirements = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            requirements.append(Requirement(line))
+        except Exception as err:
+            raise ValueError(f"{path}:{number}: {line!r} is not a requirement ({err})") from err
+    return requirements
+
+
+def course_requirements() -> list[Requirement]:
+    """requirements.txt in a clone; else the ranges course_utils declares (e.g. on Colab)."""
+    if REQUIREMENTS_TXT.is_file():
+        return read_requirements(REQUIREMENTS_TXT)
+    return [Requirement(r) for r in metadata.requires("course-utils") or [] if "extra ==" not in r]
+
+
+def check_package(requirement: Requirement) -> PackageCheck:
+    """Compare one installed package with its requirement and say how to fix a mismatch."""
+    installed = installed_version(requirement.name)
+    ok = installed is not None and requirement.specifier.contains(installed, prereleases=True)
+    if ok:
+        fix = ""
+    elif requirement.name == "torch":
+        fix = f'pip install "torch{requirement.specifier}" (see chapter 01 for the build that fits your GPU)'
+    else:
+        fix = f'pip install "{requirement}"'
+    return PackageCheck(str(requirement), installed, ok, fix)
+
+
+def collect_report() -> EnvReport:
+    """Gather the machine, PyTorch build, GPUs and package versions."""
+    cuda_available = torch.cuda.is_available()
+    return EnvReport(
+        os=f"{platform.system()} {platform.release()} ({platform.machine()})",
+        python=sys.version.split()[0],
+        cpu_cores=os.cpu_count() or 1,
+        ram_gib=psutil.virtual_memory().total / 2**30,
+        torch_version=torch.__version__,
+        cuda_build=torch.version.cuda,
+        cudnn=str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
+        cuda_available=cuda_available,
+        gpus=[gpu_info(i) for i in range(torch.cuda.device_count())] if cuda_available else [],
+        mps_available=torch.backends.mps.is_available(),
+        packages=[check_package(r) for r in course_requirements()],
+    )
+
+
+def format_report(report: EnvReport) -> str:
+    """The report as the text `python -m course_utils.env` prints."""
+    build = f"CUDA {report.cuda_build}, cuDNN {report.cudnn}" if report.cuda_build else "CPU-only build"
+    lines = [
+        f"OS            {report.os}",
+        f"Python        {report.python}",
+        f"CPU cores     {report.cpu_cores}",
+        f"RAM           {report.ram_gib:.1f} GiB",
+        f"torch         {report.torch_version} ({build})",
+        f"CUDA usable   {report.cuda_available}",
+        f"MPS usable    {report.mps_available}",
+    ]
+    for i, gpu in enumerate(report.gpus):
+        lines.append(
+            f"GPU {i}         {gpu.name}, {gpu.memory_gib:.1f} GiB, compute capability "
+            f"{gpu.compute_capability}, bf16 {'yes' if gpu.bf16 else 'no'}, TF32 {'yes' if gpu.tf32 else 'no'}"
+        )
+    if not report.gpus:
+        lines.append("GPU           none: the course runs in the cpu profile (smoke for tests)")
+    lines.append("")
+    lines.append(f"{'package':<24}{'installed':<16}{'required':<28}status")
+    for check in report.packages:
+        requirement = Requirement(check.requirement)
+        status = "OK" if check.ok else f"FAIL  fix: {check.fix}"
+        spec = str(requirement.specifier) or "any"
+        lines.append(f"{requirement.name:<24}{check.installed or 'missing':<16}{spec:<28}{status}")
+    return "\n".join(lines)
+
+
+# --- the matmul benchmark -----------------------------------------------------------------
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype, n: int, repeats: int) -> float:
+    """Achieved GFLOP/s of an (n, n) @ (n, n) product: 2n^3 flops over the best of `repeats` runs."""
+    if n <= 0 or repeats <= 0:
+        raise ValueError(f"n and repeats must be positive, got n={n}, repeats={repeats}")
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up: kernel selection, caches, lazy initialisation
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def benchmark_dtypes(device: torch.device) -> list[torch.dtype]:
+    """The dtypes worth timing on `device`: fp32, and bf16/fp16 where the hardware supports them."""
+    if device.type == "cuda":
+        half = [torch.bfloat16] if torch.cuda.is_bf16_supported() else []
+        return [torch.float32, *half, torch.float16]
+    if device.type == "mps":
+        return [torch.float32, torch.float16]
+    return [torch.float32, torch.bfloat16]  # CPUs emulate bf16 unless they have AMX/AVX512-BF16
+
+
+def run_benchmark(n: int, repeats: int) -> dict[str, dict[str, float]]:
+    """GFLOP/s per device and dtype: {'cpu': {'float32': ...}, 'cuda': {...}}."""
+    devices = [torch.device("cpu")] + ([pick_device()] if pick_device().type != "cpu" else [])
+    return {
+        device.type: {
+            str(dtype).removeprefix("torch."): matmul_gflops(device, dtype, n, repeats)
+            for dtype in benchmark_dtypes(device)
+        }
+        for device in devices
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the report (and, with --benchmark, the matmul GFLOP/s)."""
+    import argparse
+
+    from course_utils.config import ENV_CHECK
+
+    parser = argparse.ArgumentParser(description="The course's environment check (chapter 01).")
+    parser.add_argument("--benchmark", action="store_true", help="also time a matmul on each device")
+    args = parser.parse_args(argv)
+    print(banner("Environment check"))
+    print()
+    report = collect_report()
+    print(format_report(report))
+    if args.benchmark:
+        cfg = ENV_CHECK.pick()
+        print(f"\nmatmul {cfg.matmul_size}x{cfg.matmul_size}, best of {cfg.repeats}:")
+        for device, results in run_benchmark(cfg.matmul_size, cfg.repeats).items():
+            for dtype, gflops in results.items():
+                print(f"  {device:5s} {dtype:9s} {gflops:10.1f} GFLOP/s")
+    failed = [c for c in report.packages if not c.ok]
+    if failed:
+        sys.exit(f"\n{len(failed)} package(s) do not match requirements: run the fix shown for each.")
+
+
+if __name__ == "__main__":
+    main()

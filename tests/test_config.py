@@ -1,0 +1,49 @@
+import os
+
+import pytest
+import torch
+
+from course_utils.config import ENV_CHECK, PROFILES, Profiles, apply_profile_environment, get_profile
+
+
+def test_profile_from_environment(monkeypatch):
+    for name in PROFILES:
+        monkeypatch.setenv("COURSE_PROFILE", name.upper())
+        assert get_profile() == name
+
+
+def test_default_profile_follows_cuda(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    assert get_profile() == ("full" if torch.cuda.is_available() else "cpu")
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "gpu")
+    with pytest.raises(ValueError, match=r"COURSE_PROFILE='gpu'.*smoke.*cpu.*full"):
+        get_profile()
+
+
+def test_pick_returns_the_profile_value():
+    table = Profiles(smoke=1, cpu=2, full=3)
+    assert [table.pick(p) for p in PROFILES] == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"profile='tiny'"):
+        table.pick("tiny")
+
+
+def test_chapter_configs_are_frozen_and_grow_with_the_profile():
+    smoke, cpu, full = (ENV_CHECK.pick(p) for p in PROFILES)
+    assert smoke.matmul_size < cpu.matmul_size < full.matmul_size
+    with pytest.raises(AttributeError):
+        smoke.matmul_size = 1
+
+
+def test_offline_profiles_set_hub_offline(monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    apply_profile_environment("full")
+    assert "HF_HUB_OFFLINE" not in os.environ and hub_constants.HF_HUB_OFFLINE is False
+    apply_profile_environment("cpu")
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and hub_constants.HF_HUB_OFFLINE is True

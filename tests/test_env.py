@@ -1,0 +1,75 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from packaging.requirements import Requirement
+
+from course_utils import env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_environment_yml_lists_the_same_pins_as_requirements_txt():
+    pinned = {r.name.lower(): str(r.specifier) for r in env.read_requirements(ROOT / "requirements.txt")}
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    listed = {Requirement(r).name.lower(): str(Requirement(r).specifier) for r in pip_section}
+    assert listed == pinned
+    assert pinned["torch"] == "==2.13.0"
+    assert all(spec.startswith("==") for spec in pinned.values()), "requirements.txt pins exact versions"
+
+
+def test_every_pinned_package_is_installed_at_its_version():
+    failed = [c for c in map(env.check_package, env.course_requirements()) if not c.ok]
+    assert not failed, env.format_report(env.collect_report())
+
+
+def test_check_package_reports_a_mismatch_with_a_fix():
+    check = env.check_package(Requirement("numpy==0.0.1"))
+    assert not check.ok and check.fix == 'pip install "numpy==0.0.1"'
+    missing = env.check_package(Requirement("no-such-package-for-the-course==1.0"))
+    assert missing.installed is None and not missing.ok
+
+
+def test_bad_requirement_line_names_file_and_line(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("torch==2.13.0\n# comment\nnot a requirement!!\n")
+    with pytest.raises(ValueError, match=r"requirements.txt:3: 'not a requirement!!'"):
+        env.read_requirements(path)
+
+
+def test_report_describes_this_machine():
+    report = env.collect_report()
+    assert report.cpu_cores >= 1 and report.ram_gib > 0
+    assert report.cuda_available == torch.cuda.is_available()
+    assert len(report.gpus) == (torch.cuda.device_count() if report.cuda_available else 0)
+    text = env.format_report(report)
+    assert f"torch         {torch.__version__}" in text
+    assert ("CPU-only build" in text) == (torch.version.cuda is None)
+
+
+def test_device_and_precision():
+    device = env.pick_device()
+    assert device.type == ("cuda" if torch.cuda.is_available() else device.type)
+    assert env.pick_precision(torch.device("cpu")) == torch.float32
+    assert "profile: smoke" in env.banner("test")
+
+
+def test_matmul_benchmark_measures_positive_throughput():
+    assert env.matmul_gflops(torch.device("cpu"), torch.float32, n=64, repeats=2) > 0
+    results = env.run_benchmark(n=32, repeats=1)
+    assert set(results["cpu"]) == {"float32", "bfloat16"}
+    with pytest.raises(ValueError, match="n=0"):
+        env.matmul_gflops(torch.device("cpu"), torch.float32, n=0, repeats=1)
+
+
+def test_command_line_report_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "course_utils.env"], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "package" in done.stdout and "FAIL" not in done.stdout
+    assert "Failed to load" not in done.stderr + done.stdout  # torchao's CUDA-only kernels stay quiet
