@@ -78,3 +78,164 @@ ENV_CHECK = Profiles(
     cpu=EnvCheckConfig(matmul_size=1024, repeats=5),
     full=EnvCheckConfig(matmul_size=4096, repeats=20),
 )
+
+
+# --- Chapter 02: masked language modelling ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MLMConfig:
+    """Chapter 02: the tiny BERT pretrained from scratch on tiny Shakespeare."""
+
+    corpus_lines: int | None  # None: the whole corpus (40k lines)
+    vocab_size: int  # WordPiece vocabulary
+    block_size: int  # tokens per training sequence, [CLS] and [SEP] included
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    batch_size: int
+    lr: float
+    warmup_steps: int
+    max_steps: int
+    time_budget_s: float | None  # a safety stop; the schedule is planned for max_steps
+    train_mlm_probability: float  # masking rate in training; evaluation always uses BERT's 15%
+    eval_every: int
+    target_unigram_ratio: float | None  # held-out perplexity must be at most this x the unigram one
+    dropout: float = 0.0  # ~1M tokens, seen a few times: the model underfits, dropout only slows it
+    seed: int = 0
+
+
+MLM = Profiles(
+    smoke=MLMConfig(
+        corpus_lines=3000,
+        vocab_size=600,
+        block_size=32,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=2,
+        batch_size=32,
+        lr=2e-3,
+        warmup_steps=5,
+        max_steps=40,
+        time_budget_s=60,
+        train_mlm_probability=0.4,
+        eval_every=20,
+        target_unigram_ratio=None,  # 40 steps only show the loss going down
+    ),
+    cpu=MLMConfig(
+        corpus_lines=None,
+        vocab_size=4000,
+        block_size=64,
+        hidden_size=256,
+        num_layers=4,
+        num_heads=4,
+        batch_size=32,
+        lr=1e-3,
+        warmup_steps=100,
+        max_steps=1100,
+        time_budget_s=660,
+        train_mlm_probability=0.4,
+        eval_every=275,
+        target_unigram_ratio=0.5,
+    ),
+    full=MLMConfig(
+        corpus_lines=None,
+        vocab_size=8000,
+        block_size=128,
+        hidden_size=512,
+        num_layers=8,
+        num_heads=8,
+        batch_size=128,
+        lr=5e-4,
+        warmup_steps=500,
+        max_steps=10000,
+        time_budget_s=None,
+        train_mlm_probability=0.3,
+        eval_every=1000,
+        target_unigram_ratio=0.5,
+        dropout=0.1,
+    ),
+)
+
+
+# --- Chapter 03: LayerNorm ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerNormConfig:
+    """Chapter 03: the norm-placement experiment (chapter 02's MLM set-up, smaller) and the timings."""
+
+    hidden: int  # width of the blocks in every experiment
+    depth_for_stats: int  # layers in the "why normalise" stack
+    corpus_lines: int | None
+    vocab_size: int
+    block_size: int
+    layers: int  # depth of the placement experiment's encoder
+    heads: int
+    batch_size: int
+    lrs: tuple[float, ...]  # learning rates tried for each placement, with and without warmup
+    warmup_steps: int
+    steps: int  # per run
+    timing_rows: int  # tokens in the LayerNorm timing input (rows x hidden)
+    timing_hidden: int
+    timing_repeats: int
+    compile_timing: bool  # time a torch.compile'd LayerNorm (compiling takes ~40 s on 2 cores)
+    assert_conclusion: bool  # smoke runs are too short to show the effect; cpu and full assert it
+
+
+LAYERNORM = Profiles(
+    smoke=LayerNormConfig(
+        hidden=64,
+        depth_for_stats=6,
+        corpus_lines=2000,
+        vocab_size=500,
+        block_size=32,
+        layers=4,
+        heads=2,
+        batch_size=16,
+        lrs=(1e-3, 1e-2),
+        warmup_steps=5,
+        steps=15,
+        timing_rows=512,
+        timing_hidden=256,
+        timing_repeats=5,
+        compile_timing=False,
+        assert_conclusion=False,
+    ),
+    cpu=LayerNormConfig(
+        hidden=128,
+        depth_for_stats=12,
+        corpus_lines=None,
+        vocab_size=2000,
+        block_size=64,
+        layers=6,
+        heads=4,
+        batch_size=32,
+        lrs=(3e-4, 1e-3, 3e-3),
+        warmup_steps=60,
+        steps=200,
+        timing_rows=4096,
+        timing_hidden=768,
+        timing_repeats=20,
+        compile_timing=True,
+        assert_conclusion=True,
+    ),
+    full=LayerNormConfig(
+        hidden=256,
+        depth_for_stats=24,
+        corpus_lines=None,
+        vocab_size=8000,
+        block_size=128,
+        layers=12,
+        heads=4,
+        batch_size=64,
+        lrs=(3e-4, 1e-3, 3e-3),
+        warmup_steps=300,
+        steps=1500,
+        timing_rows=16384,
+        timing_hidden=1024,
+        timing_repeats=50,
+        compile_timing=True,
+        assert_conclusion=True,
+    ),
+)

@@ -1,0 +1,270 @@
+"""Chapter 02: masked language modelling - masking, the loss, a WordPiece tokenizer, baselines."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from course_utils.losses import IGNORE_INDEX
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+# --- corpus and tokenizer -------------------------------------------------------------------
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file; a clear error for a missing or empty file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus file {path} does not exist: check the path (data/tinyshakespeare/input.txt?)")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError(f"corpus file {path} is empty (no non-blank lines): nothing to train on")
+    return lines
+
+
+def train_wordpiece(lines: list[str], vocab_size: int):
+    """A lower-casing BERT WordPiece tokenizer trained on `lines`, as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(lines, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    tok.decoder = decoders.WordPiece()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+def chunk_token_stream(ids: list[int], block_size: int, cls_id: int, sep_id: int) -> torch.Tensor:
+    """Cut one long token stream into (num_blocks, block_size) rows of [CLS] ... [SEP] (the tail is dropped)."""
+    if block_size < 3:
+        raise ValueError(f"block_size must be at least 3 ([CLS] + a token + [SEP]), got {block_size}")
+    body = block_size - 2
+    num_blocks = len(ids) // body
+    if num_blocks == 0:
+        raise ValueError(f"{len(ids)} tokens are fewer than one block of {body}: use a longer text")
+    blocks = torch.tensor(ids[: num_blocks * body]).view(num_blocks, body)  # (blocks, body)
+    cls = torch.full((num_blocks, 1), cls_id)
+    sep = torch.full((num_blocks, 1), sep_id)
+    return torch.cat([cls, blocks, sep], dim=1)  # (blocks, block_size)
+
+
+@dataclass
+class MLMData:
+    """A tokenizer trained on the training split, and both splits as token streams and blocks."""
+
+    tokenizer: object
+    train_ids: list[int]
+    held_ids: list[int]
+    train_blocks: torch.Tensor  # (num_train_blocks, block_size)
+    held_blocks: torch.Tensor  # (num_held_blocks, block_size)
+
+
+def prepare_mlm_data(lines: list[str], vocab_size: int, block_size: int, held_fraction: float = 0.1) -> MLMData:
+    """Split lines into train / held-out (the last `held_fraction`, contiguous: no overlap), tokenize, chunk."""
+    if not 0.0 < held_fraction < 1.0:
+        raise ValueError(f"held_fraction must be in (0, 1), got {held_fraction}")
+    cut = int(len(lines) * (1 - held_fraction))
+    tokenizer = train_wordpiece(lines[:cut], vocab_size)  # the held-out text never shapes the vocabulary
+    train_ids = tokenizer(" ".join(lines[:cut]), add_special_tokens=False)["input_ids"]
+    held_ids = tokenizer(" ".join(lines[cut:]), add_special_tokens=False)["input_ids"]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    return MLMData(
+        tokenizer,
+        train_ids,
+        held_ids,
+        chunk_token_stream(train_ids, block_size, cls, sep),
+        chunk_token_stream(held_ids, block_size, cls, sep),
+    )
+
+
+def held_out_batches(data: MLMData, batch_size: int = 64, seed: int = 1) -> list[dict[str, torch.Tensor]]:
+    """The held-out blocks masked once, at BERT's 15%, with a fixed seed: every evaluation sees the same masks."""
+    collate = MLMCollator(data.tokenizer, 0.15, seed=seed)
+    return [collate(list(data.held_blocks[i : i + batch_size])) for i in range(0, len(data.held_blocks), batch_size)]
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+
+def mask_tokens(
+    input_ids: torch.Tensor,
+    special_mask: torch.Tensor,
+    mask_token_id: int,
+    vocab_size: int,
+    mlm_probability: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT masking: select mlm_probability of the non-special tokens; of those 80% -> [MASK], 10% random, 10% kept.
+
+    Returns (inputs, labels): labels hold the original id at selected positions and -100 elsewhere.
+    """
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
+    if special_mask.shape != input_ids.shape:
+        raise ValueError(f"special_mask {tuple(special_mask.shape)} must match input_ids {tuple(input_ids.shape)}")
+    shape = input_ids.shape
+    inputs, labels = input_ids.clone(), input_ids.clone()
+    prob = torch.full(shape, mlm_probability).masked_fill(special_mask.bool(), 0.0)  # never select [CLS]/[SEP]/[PAD]
+    selected = torch.bernoulli(prob, generator=generator).bool()
+    labels[~selected] = IGNORE_INDEX  # -100: cross_entropy skips every unselected position
+    to_mask = torch.bernoulli(torch.full(shape, 0.8), generator=generator).bool() & selected
+    inputs[to_mask] = mask_token_id
+    # half of the remaining 20% get a random token; the other half stay unchanged
+    to_random = torch.bernoulli(torch.full(shape, 0.5), generator=generator).bool() & selected & ~to_mask
+    random_ids = torch.randint(vocab_size, shape, generator=generator)
+    inputs[to_random] = random_ids[to_random]
+    return inputs, labels
+
+
+@dataclass
+class MLMCollator:
+    """Stack fixed-length blocks into a batch and mask them; `seed` makes the masks reproducible."""
+
+    tokenizer: object
+    mlm_probability: float = 0.15
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed) if self.seed is not None else None
+        self.special_ids = torch.tensor(self.tokenizer.all_special_ids)
+
+    def __call__(self, blocks: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        input_ids = torch.stack(blocks)  # (batch, seq)
+        special = torch.isin(input_ids, self.special_ids)
+        inputs, labels = mask_tokens(
+            input_ids, special, self.tokenizer.mask_token_id, len(self.tokenizer), self.mlm_probability, self.generator
+        )
+        return {"input_ids": inputs, "attention_mask": torch.ones_like(inputs), "labels": labels}
+
+
+# --- the loss and its evaluation ------------------------------------------------------------
+
+
+def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the masked positions only; 0 (still differentiable) when nothing is masked."""
+    logits = logits.reshape(-1, logits.shape[-1])  # (batch * seq, vocab)
+    labels = labels.reshape(-1)  # (batch * seq,)
+    num_masked = (labels != IGNORE_INDEX).sum()
+    if num_masked == 0:  # F.cross_entropy would return 0/0 = nan and poison the weights
+        return logits.sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, reduction="sum") / num_masked
+
+
+def masked_only_loss(model, batch: dict) -> torch.Tensor:
+    """The same loss as `mlm_loss`, computing the vocabulary projection only where the loss looks."""
+    hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    masked = batch["labels"] != IGNORE_INDEX  # (batch, seq)
+    if not masked.any():
+        return hidden.sum() * 0.0
+    logits = model.cls(hidden[masked])  # (num_masked, vocab) instead of (batch, seq, vocab)
+    return torch.nn.functional.cross_entropy(logits, batch["labels"][masked])
+
+
+@torch.no_grad()
+def evaluate_mlm(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> dict[str, float]:
+    """Mean masked-token loss over all batches (summed over tokens, not averaged over batches) and perplexity."""
+    model.eval()
+    total_loss, total_masked = 0.0, 0
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        num_masked = int((batch["labels"] != IGNORE_INDEX).sum())
+        total_loss += float(mlm_loss(logits, batch["labels"])) * num_masked
+        total_masked += num_masked
+    model.train()
+    if total_masked == 0:
+        raise ValueError("no masked token in the evaluation batches: the perplexity is undefined")
+    mean = total_loss / total_masked
+    return {"loss": mean, "perplexity": math.exp(mean), "masked_tokens": total_masked}
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def unigram_log_probs(train_ids: list[int], vocab_size: int) -> torch.Tensor:
+    """log p(token) from training-text counts, add-one smoothed so every token has p > 0."""
+    counts = torch.ones(vocab_size, dtype=torch.float64)
+    for token, count in Counter(train_ids).items():
+        counts[token] += count
+    return torch.log(counts / counts.sum())
+
+
+def unigram_perplexity(log_probs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Perplexity of a context-free model that always predicts the unigram distribution."""
+    targets = targets[targets != IGNORE_INDEX]
+    return math.exp(-float(log_probs[targets].mean()))
+
+
+# --- the model's size ----------------------------------------------------------------------------
+
+
+def parameter_breakdown(model: torch.nn.Module) -> dict[str, int]:
+    """Parameters of a BertForMaskedLM grouped into embeddings, attention, feed-forward, LayerNorm, MLM head."""
+    groups = dict.fromkeys(["embeddings", "attention", "feed_forward", "layer_norm", "mlm_head"], 0)
+    for name, param in model.named_parameters():  # tied weights appear once
+        if "LayerNorm" in name:
+            groups["layer_norm"] += param.numel()
+        elif "embeddings" in name:
+            groups["embeddings"] += param.numel()
+        elif ".attention." in name:
+            groups["attention"] += param.numel()
+        elif "intermediate" in name or ".output." in name:
+            groups["feed_forward"] += param.numel()
+        elif name.startswith("cls."):
+            groups["mlm_head"] += param.numel()
+        else:
+            raise ValueError(f"parameter {name} fits no group")
+    return groups
+
+
+def parameter_formula(config) -> dict[str, int]:
+    """The same counts from the config alone (V vocab, H hidden, L layers, I intermediate, P positions, T types)."""
+    V, H, L, I = config.vocab_size, config.hidden_size, config.num_hidden_layers, config.intermediate_size  # noqa: E741
+    P, T = config.max_position_embeddings, config.type_vocab_size
+    return {
+        "embeddings": (V + P + T) * H,  # word, position and token-type tables
+        "attention": L * 4 * (H * H + H),  # Q, K, V and output projections with biases
+        "feed_forward": L * (H * I + I + I * H + H),  # up- and down-projection with biases
+        "layer_norm": (2 * L + 2) * 2 * H,  # gain and bias: embeddings, 2 per layer, MLM head
+        "mlm_head": (H * H + H) + V,  # transform dense + decoder bias (decoder weight tied to embeddings)
+    }
+
+
+# --- using the model -------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
+    """Top-k (token, probability) for each [MASK] in `text`."""
+    encoded = tokenizer(text, return_tensors="pt")
+    positions = (encoded["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten()
+    if len(positions) == 0:
+        raise ValueError(f"no {tokenizer.mask_token} in {text!r}")
+    model.eval()
+    device = next(model.parameters()).device
+    logits = model(**{k: v.to(device) for k, v in encoded.items() if k != "token_type_ids"}).logits[0]  # (seq, vocab)
+    probs = logits[positions].softmax(dim=-1)  # (num_masks, vocab)
+    top = probs.topk(top_k, dim=-1)
+    return [
+        [(tokenizer.convert_ids_to_tokens(int(i)), float(p)) for p, i in zip(ps, ids, strict=True)]
+        for ps, ids in zip(top.values, top.indices, strict=True)
+    ]

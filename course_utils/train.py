@@ -1,0 +1,147 @@
+"""The course's one training loop (chapters 02-05): AdamW, warmup + linear decay, clipping, AMP, eval, checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from course_utils.env import pick_precision
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the loop needs to know; every chapter fills one from its profile config."""
+
+    lr: float
+    num_epochs: int = 1
+    max_steps: int | None = None  # stop early after this many optimizer steps
+    time_budget_s: float | None = None  # ... or after this many seconds of training
+    warmup_steps: int = 0
+    weight_decay: float = 0.01
+    max_grad_norm: float | None = 1.0  # None: no clipping
+    eval_every: int | None = None  # evaluate every N steps; None: after each epoch
+    best_metric: str | None = None  # keep the weights with the best value of this eval metric
+    best_mode: str = "max"
+    mixed_precision: bool = True  # only ever used on CUDA
+    checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
+
+
+@dataclass
+class History:
+    """What happened: one row per step and one per evaluation, ready to plot."""
+
+    steps: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    seconds: float = 0.0
+
+
+def linear_warmup_decay(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR multiplier: 0 -> 1 over warmup_steps, then linearly 1 -> 0 at total_steps."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """Hugging Face models compute their own loss when the batch has `labels`."""
+    return model(**batch).loss
+
+
+def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_loss, device=None, progress=True):
+    """Train `model` on `train_loader`; `evaluate(model) -> dict` is called every eval_every steps or epoch."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device).train()
+    total = cfg.max_steps or cfg.num_epochs * len(train_loader)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]  # no decay on biases/LN
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(cfg.warmup_steps, total))
+    amp_dtype = pick_precision(device) if device.type == "cuda" and cfg.mixed_precision else None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # fp16 needs loss scaling
+    history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
+    start, bar = time.perf_counter(), tqdm(total=total, initial=step, disable=not progress, desc="train")
+    while step < total:
+        for batch in train_loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                loss = loss_fn(model, batch)
+            scaler.scale(loss).backward()  # a no-op scale unless fp16
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm or float("inf"))
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            history.steps.append(
+                {"step": step, "loss": loss.item(), "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+            )
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - start > cfg.time_budget_s
+            end_of_epoch = step % len(train_loader) == 0
+            if evaluate and (
+                (cfg.eval_every and step % cfg.eval_every == 0)
+                or (not cfg.eval_every and end_of_epoch)
+                or step >= total
+                or out_of_time
+            ):
+                run_eval(model, evaluate, cfg, history, step, optimizer, scheduler)
+            if step >= total or out_of_time:
+                total = step
+                break
+    bar.close()
+    history.seconds = time.perf_counter() - start
+    if history.best is not None and "state" in history.best:  # restore the best weights
+        model.load_state_dict(history.best.pop("state"))
+    return history
+
+
+def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int, optimizer, scheduler) -> None:
+    """Evaluate, record, keep the best weights, and checkpoint."""
+    metrics = {"step": step, **evaluate(model)}
+    model.train()
+    history.evals.append(metrics)
+    if cfg.best_metric:
+        value, sign = metrics[cfg.best_metric], 1 if cfg.best_mode == "max" else -1
+        if history.best is None or sign * value > sign * history.best[cfg.best_metric]:
+            history.best = {**metrics, "state": copy.deepcopy(model.state_dict())}
+    if cfg.checkpoint_dir:
+        save_checkpoint(model, optimizer, scheduler, step, cfg.checkpoint_dir)
+
+
+def save_checkpoint(model, optimizer, scheduler, step: int, directory: Path) -> None:
+    """Model weights as safetensors; optimizer and scheduler state beside them."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, directory / "model.safetensors")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
+        directory / "trainer_state.pt",
+    )
+
+
+def resume(model, optimizer, scheduler, directory: Path | None) -> int:
+    """Load a checkpoint from `directory` if there is one; return the step to continue from."""
+    if directory is None or not (Path(directory) / "trainer_state.pt").is_file():
+        return 0
+    model.load_state_dict(load_file(Path(directory) / "model.safetensors"), strict=False)
+    state = torch.load(Path(directory) / "trainer_state.pt", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return state["step"]

@@ -1,0 +1,181 @@
+import math
+
+import pytest
+import torch
+from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
+
+from course_utils import mlm
+
+LINES = ["To be, or not to be, that is the question:", "Whether 'tis nobler in the mind to suffer"] * 20
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return mlm.train_wordpiece(LINES, vocab_size=120)
+
+
+def test_read_corpus_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.txt does not exist"):
+        mlm.read_corpus(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("\n  \n")
+    with pytest.raises(ValueError, match="empty.txt is empty"):
+        mlm.read_corpus(tmp_path / "empty.txt")
+    (tmp_path / "ok.txt").write_text("a\n\n b \n")
+    assert mlm.read_corpus(tmp_path / "ok.txt") == ["a", "b"]
+
+
+def test_wordpiece_tokenizer_has_bert_specials_and_round_trips(tokenizer):
+    assert tokenizer.all_special_tokens[:1] and tokenizer.mask_token == "[MASK]"
+    ids = tokenizer("to be or not")["input_ids"]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "to be or not"
+
+
+def test_chunks_are_framed_by_cls_and_sep():
+    blocks = mlm.chunk_token_stream(list(range(10, 30)), block_size=6, cls_id=2, sep_id=3)
+    assert blocks.shape == (5, 6) and (blocks[:, 0] == 2).all() and (blocks[:, -1] == 3).all()
+    assert blocks[0, 1:5].tolist() == [10, 11, 12, 13]
+    with pytest.raises(ValueError, match="fewer than one block"):
+        mlm.chunk_token_stream([1, 2], block_size=6, cls_id=2, sep_id=3)
+    with pytest.raises(ValueError, match="block_size must be at least 3"):
+        mlm.chunk_token_stream([1, 2], block_size=2, cls_id=2, sep_id=3)
+
+
+def some_ids(tokenizer, n=100):
+    return [5 + i % (len(tokenizer) - 5) for i in range(n)]  # ordinary (non-special) tokens
+
+
+def masking_rates(inputs, labels, original):
+    selected = labels != -100
+    n = selected.sum().item()
+    return {
+        "selected": n / original.numel(),
+        "mask": (inputs[selected] == 4).sum().item() / n,
+        "kept": (inputs[selected] == original[selected]).sum().item() / n,
+    }
+
+
+def test_masking_matches_bert_and_the_transformers_collator_statistically(tokenizer):
+    torch.manual_seed(0)
+    original = torch.randint(5, len(tokenizer), (400, 128))  # no special tokens inside
+    special = torch.zeros_like(original, dtype=torch.bool)
+    inputs, labels = mlm.mask_tokens(original, special, tokenizer.mask_token_id, len(tokenizer), 0.15)
+    ours = masking_rates(inputs, labels, original)
+    hf = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
+    batch = hf([{"input_ids": row} for row in original.tolist()])
+    theirs = masking_rates(batch["input_ids"], batch["labels"], original)
+    # expected: 15% selected; of those 80% [MASK], 10% random + 10% kept (a random draw can hit the same id)
+    expected = {"selected": 0.15, "mask": 0.8, "kept": 0.1 + 0.1 / len(tokenizer)}
+    for key, value in expected.items():
+        assert ours[key] == pytest.approx(value, abs=0.01), key
+        assert theirs[key] == pytest.approx(value, abs=0.01), key
+
+
+def test_special_tokens_are_never_selected(tokenizer):
+    ids = torch.tensor([[tokenizer.cls_token_id] + [7] * 30 + [tokenizer.sep_token_id]] * 50)
+    special = torch.isin(ids, torch.tensor(tokenizer.all_special_ids))
+    _, labels = mlm.mask_tokens(ids, special, tokenizer.mask_token_id, len(tokenizer), 0.5)
+    assert (labels[:, 0] == -100).all() and (labels[:, -1] == -100).all()
+    with pytest.raises(ValueError, match="mlm_probability"):
+        mlm.mask_tokens(ids, special, 4, 100, 1.5)
+    with pytest.raises(ValueError, match="special_mask"):
+        mlm.mask_tokens(ids, special[:, :3], 4, 100)
+
+
+def test_collator_is_reproducible_with_a_seed(tokenizer):
+    blocks = list(mlm.chunk_token_stream(some_ids(tokenizer), 12, tokenizer.cls_token_id, tokenizer.sep_token_id))
+    a, b = mlm.MLMCollator(tokenizer, seed=3)(blocks), mlm.MLMCollator(tokenizer, seed=3)(blocks)
+    assert torch.equal(a["labels"], b["labels"]) and torch.equal(a["input_ids"], b["input_ids"])
+
+
+def test_mlm_loss_counts_masked_positions_only():
+    logits = torch.randn(2, 4, 10)
+    labels = torch.full((2, 4), -100)
+    labels[0, 1], labels[1, 3] = 3, 7
+    expected = (-(logits[0, 1].log_softmax(-1)[3]) - logits[1, 3].log_softmax(-1)[7]) / 2
+    assert torch.allclose(mlm.mlm_loss(logits, labels), expected)
+
+
+def test_mlm_loss_with_nothing_masked_is_zero_and_differentiable():
+    logits = torch.randn(2, 4, 10, requires_grad=True)
+    loss = mlm.mlm_loss(logits, torch.full((2, 4), -100))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits))
+    assert torch.isnan(torch.nn.functional.cross_entropy(logits.view(-1, 10), torch.full((8,), -100)))
+
+
+def tiny_model(vocab_size):
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+    )
+    return BertForMaskedLM(config)
+
+
+def test_parameter_formula_matches_the_model():
+    model = tiny_model(100)
+    breakdown = mlm.parameter_breakdown(model)
+    assert breakdown == mlm.parameter_formula(model.config)
+    assert sum(breakdown.values()) == sum(p.numel() for p in model.parameters())
+
+
+def test_evaluate_weights_batches_by_masked_tokens(tokenizer):
+    model = tiny_model(len(tokenizer))
+    blocks = list(mlm.chunk_token_stream(some_ids(tokenizer), 12, tokenizer.cls_token_id, tokenizer.sep_token_id))
+    batches = [mlm.MLMCollator(tokenizer, 0.3, seed=s)(blocks[i : i + 3]) for s, i in enumerate(range(0, 9, 3))]
+    result = mlm.evaluate_mlm(model, batches)
+    model.eval()  # no dropout in the reference either
+    by_token = torch.cat(
+        [
+            torch.nn.functional.cross_entropy(
+                model(input_ids=b["input_ids"]).logits.flatten(0, 1), b["labels"].flatten(), reduction="none"
+            )[b["labels"].flatten() != -100]
+            for b in batches
+        ]
+    )
+    assert result["loss"] == pytest.approx(by_token.mean().item(), rel=1e-5)
+    assert result["perplexity"] == pytest.approx(math.exp(result["loss"]))
+    empty = [{**batches[0], "labels": torch.full_like(batches[0]["labels"], -100)}]
+    with pytest.raises(ValueError, match="no masked token"):
+        mlm.evaluate_mlm(model, empty)
+
+
+def test_unigram_baseline():
+    log_probs = mlm.unigram_log_probs([1, 1, 1, 2], vocab_size=4)  # add-one: counts 1, 4, 2, 1
+    assert torch.allclose(log_probs.exp(), torch.tensor([1, 4, 2, 1], dtype=torch.float64) / 8)
+    assert mlm.unigram_perplexity(log_probs, torch.tensor([1, -100, 1])) == pytest.approx(2.0)
+
+
+def test_fill_mask_returns_top_k_per_mask(tokenizer):
+    model = tiny_model(len(tokenizer))
+    out = mlm.fill_mask(model, tokenizer, "to [MASK] or not to [MASK]", top_k=3)
+    assert len(out) == 2 and all(len(row) == 3 for row in out)
+    assert all(0 <= p <= 1 for row in out for _, p in row)
+    with pytest.raises(ValueError, match="no \\[MASK\\]"):
+        mlm.fill_mask(model, tokenizer, "no mask here")
+
+
+def test_masked_only_loss_equals_the_full_loss(tokenizer):
+    torch.manual_seed(0)
+    model = tiny_model(len(tokenizer)).eval()
+    blocks = list(mlm.chunk_token_stream(some_ids(tokenizer), 12, tokenizer.cls_token_id, tokenizer.sep_token_id))
+    batch = mlm.MLMCollator(tokenizer, 0.3, seed=0)(blocks)
+    full = mlm.mlm_loss(model(input_ids=batch["input_ids"]).logits, batch["labels"])
+    assert torch.allclose(mlm.masked_only_loss(model, batch), full, atol=1e-5)
+    nothing = {**batch, "labels": torch.full_like(batch["labels"], -100)}
+    assert mlm.masked_only_loss(model, nothing).item() == 0.0
+
+
+def test_prepare_mlm_data_splits_without_overlap_and_fixes_eval_masks():
+    lines = [f"line number {i} of the play" for i in range(200)]
+    data = mlm.prepare_mlm_data(lines, vocab_size=80, block_size=10, held_fraction=0.1)
+    assert data.train_blocks.shape[1] == data.held_blocks.shape[1] == 10
+    assert len(data.train_ids) > 8 * len(data.held_ids)
+    first, again = mlm.held_out_batches(data, 4, seed=1), mlm.held_out_batches(data, 4, seed=1)
+    assert all(torch.equal(a["labels"], b["labels"]) for a, b in zip(first, again, strict=True))
+    with pytest.raises(ValueError, match="held_fraction"):
+        mlm.prepare_mlm_data(lines, 80, 10, held_fraction=1.0)
