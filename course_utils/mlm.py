@@ -135,6 +135,19 @@ def mask_tokens(
     return inputs, labels
 
 
+def masking_statistics(inputs: torch.Tensor, labels: torch.Tensor, original: torch.Tensor, mask_token_id: int) -> dict:
+    """Of the selectable tokens, the fraction selected; of the selected, the fractions [MASK] and unchanged."""
+    selected = labels != IGNORE_INDEX
+    n = int(selected.sum())
+    if n == 0:
+        raise ValueError("no position was selected: nothing to measure")
+    return {
+        "selected": n,
+        "mask": (inputs[selected] == mask_token_id).sum().item() / n,
+        "unchanged": (inputs[selected] == original[selected]).sum().item() / n,
+    }
+
+
 @dataclass
 class MLMCollator:
     """Stack fixed-length blocks into a batch and mask them; `seed` makes the masks reproducible."""
@@ -165,7 +178,7 @@ def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     labels = labels.reshape(-1)  # (batch * seq,)
     num_masked = (labels != IGNORE_INDEX).sum()
     if num_masked == 0:  # F.cross_entropy would return 0/0 = nan and poison the weights
-        return logits.sum() * 0.0
+        return logits.new_zeros(()) + logits.sum() * 0.0  # 0, with a (zero) gradient for every logit
     return torch.nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, reduction="sum") / num_masked
 
 

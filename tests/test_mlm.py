@@ -45,30 +45,26 @@ def some_ids(tokenizer, n=100):
     return [5 + i % (len(tokenizer) - 5) for i in range(n)]  # ordinary (non-special) tokens
 
 
-def masking_rates(inputs, labels, original):
-    selected = labels != -100
-    n = selected.sum().item()
-    return {
-        "selected": n / original.numel(),
-        "mask": (inputs[selected] == 4).sum().item() / n,
-        "kept": (inputs[selected] == original[selected]).sum().item() / n,
-    }
-
-
 def test_masking_matches_bert_and_the_transformers_collator_statistically(tokenizer):
     torch.manual_seed(0)
     original = torch.randint(5, len(tokenizer), (400, 128))  # no special tokens inside
     special = torch.zeros_like(original, dtype=torch.bool)
     inputs, labels = mlm.mask_tokens(original, special, tokenizer.mask_token_id, len(tokenizer), 0.15)
-    ours = masking_rates(inputs, labels, original)
+    ours = mlm.masking_statistics(inputs, labels, original, tokenizer.mask_token_id)
     hf = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
     batch = hf([{"input_ids": row} for row in original.tolist()])
-    theirs = masking_rates(batch["input_ids"], batch["labels"], original)
+    theirs = mlm.masking_statistics(batch["input_ids"], batch["labels"], original, tokenizer.mask_token_id)
     # expected: 15% selected; of those 80% [MASK], 10% random + 10% kept (a random draw can hit the same id)
-    expected = {"selected": 0.15, "mask": 0.8, "kept": 0.1 + 0.1 / len(tokenizer)}
-    for key, value in expected.items():
-        assert ours[key] == pytest.approx(value, abs=0.01), key
-        assert theirs[key] == pytest.approx(value, abs=0.01), key
+    expected = {"selected": 0.15 * original.numel(), "mask": 0.8, "unchanged": 0.1 + 0.1 / len(tokenizer)}
+    n_selected = expected["selected"]
+    assert ours["selected"] == pytest.approx(n_selected, abs=4 * math.sqrt(n_selected))  # ~ Poisson count
+    assert theirs["selected"] == pytest.approx(n_selected, abs=4 * math.sqrt(n_selected))
+    for key in ("mask", "unchanged"):
+        tolerance = 4 * math.sqrt(expected[key] * (1 - expected[key]) / n_selected)  # four binomial std errors
+        assert ours[key] == pytest.approx(expected[key], abs=tolerance), key
+        assert theirs[key] == pytest.approx(expected[key], abs=tolerance), key
+    with pytest.raises(ValueError, match="no position was selected"):
+        mlm.masking_statistics(inputs, torch.full_like(labels, -100), original, tokenizer.mask_token_id)
 
 
 def test_special_tokens_are_never_selected(tokenizer):

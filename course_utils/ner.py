@@ -1,0 +1,374 @@
+"""Chapter 04: named-entity recognition - CoNLL files, IOB2, label alignment, entity-level metrics, prediction."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from course_utils.losses import IGNORE_INDEX
+
+ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
+# CoNLL-2003's label order, so that the Hub copy and the local WikiGold files share one label set
+LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+LABEL2ID = {label: i for i, label in enumerate(LABELS)}
+_TAG = re.compile(r"^(O|[BI]-(PER|ORG|LOC|MISC))$")
+
+
+class ConllFormatError(ValueError):
+    """A CoNLL file that does not follow the format; the message names the file and line."""
+
+
+@dataclass
+class Sentence:
+    """One sentence: its tokens and tags, the document it belongs to, and the line it starts on."""
+
+    tokens: list[str]
+    tags: list[str]
+    doc: int
+    line: int
+
+
+def read_conll(path: str | Path, scheme: str = "iob1") -> list[Sentence]:
+    """Sentences of a CoNLL file (token first, tag last; -DOCSTART- starts a document), tags converted to IOB2.
+
+    `scheme` is what the file promises: 'iob1' or 'io' (converted to IOB2) or 'iob2' (checked as it is).
+    """
+    if scheme not in ("iob1", "io", "iob2"):
+        raise ValueError(f"scheme={scheme!r}: use 'iob1', 'io' or 'iob2'")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    sentences, tokens, tags, doc, start, columns = [], [], [], -1, 0, None
+
+    def close() -> None:
+        if tokens:
+            if scheme == "iob2":
+                check_iob2(tags, path, start)
+            sentences.append(Sentence(tokens.copy(), to_iob2(tags), max(doc, 0), start))
+            tokens.clear()
+            tags.clear()
+
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            close()
+            continue
+        if fields[0] == "-DOCSTART-":
+            close()
+            doc += 1
+            continue
+        columns = columns or len(fields)
+        if len(fields) < 2 or len(fields) != columns:
+            raise ConllFormatError(
+                f"{path}:{number}: expected {max(columns, 2)} columns (token ... tag), got {len(fields)}: {line!r}"
+            )
+        if not _TAG.match(fields[-1]):
+            raise ConllFormatError(
+                f"{path}:{number}: unknown tag {fields[-1]!r}; the tags are O and B-/I- with {', '.join(ENTITY_TYPES)}"
+            )
+        if not tokens:
+            start = number
+        tokens.append(fields[0])
+        tags.append(fields[-1])
+    close()
+    if not sentences:
+        raise ConllFormatError(f"{path}: no sentences (the file is empty or holds only -DOCSTART- lines)")
+    return sentences
+
+
+def check_iob2(tags: list[str], path: Path | str = "<tags>", first_line: int = 1) -> None:
+    """Raise if an I-X tag does not continue a B-X or I-X (what IOB2 promises)."""
+    previous = "O"
+    for offset, tag in enumerate(tags):
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            raise ConllFormatError(
+                f"{path}:{first_line + offset}: {tag} follows {previous}, which IOB2 forbids "
+                "(read the file with scheme='iob1' to convert it)"
+            )
+        previous = tag
+
+
+def to_iob2(tags: list[str]) -> list[str]:
+    """IOB1 or IO tags to IOB2: an I-X that starts an entity becomes B-X."""
+    out, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out
+
+
+def split_by_document(
+    sentences: list[Sentence], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, list[Sentence]]:
+    """Deterministic train/dev/test split of whole documents (no document is shared between splits)."""
+    if abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
+        raise ValueError(f"fractions must be positive and sum to 1, got {fractions}")
+    docs = sorted({s.doc for s in sentences})
+    random.Random(seed).shuffle(docs)
+    cut1 = round(len(docs) * fractions[0])
+    cut2 = cut1 + round(len(docs) * fractions[1])
+    assignment = {doc: "train" for doc in docs[:cut1]} | {doc: "dev" for doc in docs[cut1:cut2]}
+    assignment |= {doc: "test" for doc in docs[cut2:]}
+    return {name: [s for s in sentences if assignment[s.doc] == name] for name in ("train", "dev", "test")}
+
+
+def entities(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, start, end) spans of IOB2 tags, end exclusive."""
+    spans, current = [], None
+    for i, tag in enumerate([*tags, "O"]):
+        if current and not (tag.startswith("I-") and tag[2:] == current[0]):
+            spans.append((current[0], current[1], i))
+            current = None
+        if tag.startswith("B-") or (tag.startswith("I-") and current is None):
+            current = (tag[2:], i)
+    return spans
+
+
+def corpus_stats(sentences: list[Sentence]) -> dict[str, int]:
+    """Sentences, tokens and entities (overall and per type)."""
+    counts = Counter(kind for s in sentences for kind, _, _ in entities(s.tags))
+    return {
+        "sentences": len(sentences),
+        "tokens": sum(len(s.tokens) for s in sentences),
+        "entities": sum(counts.values()),
+        **{t: counts[t] for t in ENTITY_TYPES},
+    }
+
+
+def to_dataset_dict(splits: dict[str, list[Sentence]]):
+    """A datasets.DatasetDict with `tokens` and ClassLabel `ner_tags` (LABELS) per split."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=LABELS))})
+    return DatasetDict(
+        {
+            name: Dataset.from_dict(
+                {"tokens": [s.tokens for s in rows], "ner_tags": [[LABEL2ID[t] for t in s.tags] for s in rows]},
+                features=features,
+            )
+            for name, rows in splits.items()
+        }
+    )
+
+
+def load_ner_data(profile: str | None = None):
+    """The profile's NER data as a DatasetDict (train/dev/test) with the LABELS label set."""
+    from course_utils.resources import hub_unavailable, resolve_data
+
+    resource = resolve_data("ner", profile)
+    if resource.local:
+        return to_dataset_dict(split_by_document(read_conll(resource.location, scheme="iob1")))
+    from datasets import load_dataset
+
+    try:
+        hub = load_dataset(resource.location)
+    except Exception as err:  # no Hub, no cache
+        raise hub_unavailable(resource.location, err) from err
+    names = hub["train"].features["ner_tags"].feature.names
+    if names != LABELS:
+        raise ValueError(f"{resource.location} has labels {names}, expected {LABELS}")
+    return hub.rename_column("validation", "dev") if "validation" in hub else hub
+
+
+# --- sub-tokens and labels ---------------------------------------------------------------------------
+
+
+def align_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
+    """The first sub-token of each word carries the word's label; later sub-tokens and specials get -100."""
+    labels, previous = [], None
+    for word_id in word_ids:
+        if word_id is None or word_id == previous:
+            labels.append(IGNORE_INDEX)  # [CLS]/[SEP]/padding, or a continuation piece: not scored
+        else:
+            labels.append(word_labels[word_id])
+        previous = word_id
+    return labels
+
+
+def tokenize_and_align(examples: dict, tokenizer, max_length: int) -> dict:
+    """Tokenize pre-split words, align labels, and record word ids and how many words truncation cut off."""
+    encoded = tokenizer(examples["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+    encoded["labels"], encoded["word_ids"], encoded["words_cut"] = [], [], []
+    for i, word_labels in enumerate(examples["ner_tags"]):
+        word_ids = encoded.word_ids(i)
+        kept = {w for w in word_ids if w is not None}
+        encoded["labels"].append(align_labels(word_ids, word_labels))
+        encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
+        encoded["words_cut"].append(len(word_labels) - len(kept))
+    return encoded
+
+
+def word_level_predictions(token_preds: list[int], word_ids: list[int], num_words: int) -> list[int]:
+    """Each word's prediction is its first sub-token's; words truncation removed are predicted O (scored missed)."""
+    preds, seen = [LABEL2ID["O"]] * num_words, set()
+    for pred, word in zip(token_preds, word_ids, strict=False):
+        if word >= 0 and word not in seen:
+            preds[word] = pred
+            seen.add(word)
+    return preds
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0, group: int = 50) -> list[list[int]]:
+    """Batches of similar length (less padding): shuffle, sort within groups of `group` batches, shuffle batches."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), batch_size * group):
+        chunk = sorted(order[start : start + batch_size * group], key=lambda i: lengths[i], reverse=True)
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class LengthGroupedSampler(torch.utils.data.Sampler):
+    """Yields length-grouped batches, reshuffled every epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0) -> None:
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+        self.num_batches = len(length_grouped_batches(lengths, batch_size, seed))
+
+    def __iter__(self):
+        batches = length_grouped_batches(self.lengths, self.batch_size, self.seed + self.epoch)
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+
+MODEL_KEYS = ("input_ids", "attention_mask", "labels")
+
+
+def make_collator(tokenizer, pad_to: int | None = None):
+    """Pad a batch to its longest row (or to `pad_to`); labels are padded with -100, never with O."""
+    from transformers import DataCollatorForTokenClassification
+
+    base = DataCollatorForTokenClassification(
+        tokenizer, padding="max_length" if pad_to else True, max_length=pad_to, label_pad_token_id=IGNORE_INDEX
+    )
+    return lambda rows: base([{k: row[k] for k in MODEL_KEYS} for row in rows])
+
+
+def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> float:
+    """Real (non-padding) tokens per second of forward + backward over `batches` of row indices."""
+    import time
+
+    device = next(model.parameters()).device
+    model.train()
+    real_tokens, start = 0, time.perf_counter()
+    for indices in batches:
+        batch = {k: v.to(device) for k, v in collate([dataset[i] for i in indices]).items()}
+        model(**batch).loss.backward()
+        real_tokens += int(batch["attention_mask"].sum())
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)
+    return real_tokens / seconds
+
+
+# --- metrics -------------------------------------------------------------------------------------------
+
+
+def entity_scores(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
+    """seqeval entity-level precision, recall and F1 (strict IOB2), overall and per type."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    report = classification_report(true_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    scores = {t: report[t] for t in ENTITY_TYPES if t in report}
+    overall = report["micro avg"]
+    return {"precision": overall["precision"], "recall": overall["recall"], "f1": overall["f1-score"], "types": scores}
+
+
+def entity_confusion(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, Counter]:
+    """For each gold type: how its entities were predicted (a type on the exact span, 'missed'); plus 'spurious'."""
+    confusion = {t: Counter() for t in (*ENTITY_TYPES, "spurious")}
+    for gold, pred in zip(true_tags, pred_tags, strict=True):
+        gold_spans = {(s, e): t for t, s, e in entities(gold)}
+        pred_spans = {(s, e): t for t, s, e in entities(pred)}
+        for span, kind in gold_spans.items():
+            confusion[kind][pred_spans.get(span, "missed")] += 1
+        for span, kind in pred_spans.items():
+            if span not in gold_spans:
+                confusion["spurious"][kind] += 1
+    return confusion
+
+
+@torch.no_grad()
+def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None) -> dict:
+    """Loss, entity-level scores and the word-level predictions of `model` on a tokenized split."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    true_tags, pred_tags, total_loss, total_tokens = [], [], 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset[start : start + batch_size]
+        batch = collate(
+            [
+                {"input_ids": i, "attention_mask": a, "labels": lab}
+                for i, a, lab in zip(rows["input_ids"], rows["attention_mask"], rows["labels"], strict=True)
+            ]
+        )
+        batch = {k: v.to(device) for k, v in batch.items()}
+        out = model(**batch)
+        scored = int((batch["labels"] != IGNORE_INDEX).sum())
+        total_loss += float(out.loss) * scored
+        total_tokens += scored
+        token_preds = out.logits.argmax(-1).tolist()  # (batch, seq)
+        for preds, word_ids, tags in zip(token_preds, rows["word_ids"], rows["ner_tags"], strict=True):
+            words = word_level_predictions(preds, word_ids, len(tags))
+            pred_tags.append(to_iob2([id2label[p] for p in words]))  # a stray I- after O counts as a new entity
+            true_tags.append([id2label[t] for t in tags])
+    model.train()
+    return {
+        "loss": total_loss / max(total_tokens, 1),
+        **entity_scores(true_tags, pred_tags),
+        "true_tags": true_tags,
+        "pred_tags": pred_tags,
+    }
+
+
+# --- using the model ----------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
+
+
+@torch.no_grad()
+def predict(model, tokenizer, text: str) -> list[dict]:
+    """Entity spans in raw text: [{'text', 'type', 'start', 'end', 'score'}], from word-level predictions."""
+    matches = list(_WORD.finditer(text))
+    if not matches:
+        return []
+    words = [m.group() for m in matches]
+    device = next(model.parameters()).device
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, return_tensors="pt")
+    model.eval()
+    probs = model(**{k: v.to(device) for k, v in encoded.items()}).logits[0].softmax(-1)  # (seq, labels)
+    word_ids = [-1 if w is None else w for w in encoded.word_ids(0)]
+    first = {}
+    for position, word in enumerate(word_ids):
+        if word >= 0 and word not in first:
+            first[word] = position
+    id2label = model.config.id2label
+    labels = [id2label[int(probs[first[w]].argmax())] if w in first else "O" for w in range(len(words))]
+    scores = [float(probs[first[w]].max()) if w in first else 0.0 for w in range(len(words))]
+    spans = []
+    for kind, start, end in entities(to_iob2(labels)):
+        spans.append(
+            {
+                "text": text[matches[start].start() : matches[end - 1].end()],
+                "type": kind,
+                "start": matches[start].start(),
+                "end": matches[end - 1].end(),
+                "score": sum(scores[start:end]) / (end - start),  # mean of its words' probabilities
+            }
+        )
+    return spans
