@@ -196,6 +196,63 @@ def format_report(report: EnvReport) -> str:
     return "\n".join(lines)
 
 
+# --- memory ---------------------------------------------------------------------------------
+
+
+def _release_free_memory() -> None:
+    """Ask glibc to hand freed heap memory back to the OS, so resident memory reflects what is in use."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows): the estimate is just coarser
+        pass
+
+
+class PeakMemory:
+    """`with PeakMemory(device) as peak:` ... `peak.mb`: the peak memory the block added, in MB.
+
+    CUDA: torch's allocator statistics (exact). CPU: the process's resident memory sampled every 5 ms by a
+    thread, minus what it was on entry after freed memory was returned to the OS (an estimate).
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", interval_s: float = 0.005) -> None:
+        self.device, self.interval_s, self.mb = torch.device(device), interval_s, 0.0
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+            return self
+        import gc
+        import threading
+
+        gc.collect()
+        _release_free_memory()
+        process = psutil.Process()
+        self._start = self._peak = process.memory_info().rss
+        self._stop = threading.Event()
+
+        def sample() -> None:
+            while not self._stop.wait(self.interval_s):
+                self._peak = max(self._peak, process.memory_info().rss)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.mb = (torch.cuda.max_memory_allocated(self.device) - self._start) / 2**20
+            return
+        self._stop.set()
+        self._thread.join()
+        self.mb = (self._peak - self._start) / 2**20
+
+
 # --- the matmul benchmark -----------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from course_utils.losses import IGNORE_INDEX
+from course_utils.train import History, TrainConfig, train
 
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 # CoNLL-2003's label order, so that the Hub copy and the local WikiGold files share one label set
@@ -177,6 +178,15 @@ def load_ner_data(profile: str | None = None):
     return hub.rename_column("validation", "dev") if "validation" in hub else hub
 
 
+def limit_sentences(data, max_train: int | None, max_eval: int | None):
+    """The first max_train training and max_eval dev/test sentences (None: all): the small profiles' data."""
+    limits = {"train": max_train, "dev": max_eval, "test": max_eval}
+    for name, limit in limits.items():
+        if limit is not None and name in data:
+            data[name] = data[name].select(range(min(limit, len(data[name]))))
+    return data
+
+
 # --- sub-tokens and labels ---------------------------------------------------------------------------
 
 
@@ -334,6 +344,87 @@ def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, 
         "true_tags": true_tags,
         "pred_tags": pred_tags,
     }
+
+
+# --- fine-tuning (chapters 04 and 05) -------------------------------------------------------------------
+
+
+@dataclass
+class FineTuneResult:
+    """What a fine-tuning run cost and reached: the loop's history, train seconds per epoch, peak memory."""
+
+    history: History
+    epochs: float  # epochs done (fewer than planned if the time budget stopped the run)
+    seconds_per_epoch: float  # training only: dev evaluations excluded
+    peak_memory_mb: float  # see course_utils.env.PeakMemory
+
+
+def fine_tune(
+    model,
+    tokenized,
+    collate,
+    lr: float,
+    num_epochs: int,
+    batch_size: int,
+    warmup_ratio: float = 0.1,
+    time_budget_s: float | None = None,
+    progress: bool = True,
+) -> FineTuneResult:
+    """Train `model` on tokenized['train'] with the shared loop; keep the epoch with the best dev entity F1."""
+    from course_utils.env import PeakMemory, pick_device
+
+    device = pick_device()
+    lengths = [len(ids) for ids in tokenized["train"]["input_ids"]]
+    loader = torch.utils.data.DataLoader(
+        tokenized["train"], batch_sampler=LengthGroupedSampler(lengths, batch_size), collate_fn=collate
+    )
+    steps = num_epochs * len(loader)
+    cfg = TrainConfig(
+        lr=lr,
+        num_epochs=num_epochs,
+        warmup_steps=int(warmup_ratio * steps),
+        time_budget_s=time_budget_s,
+        best_metric="f1",
+    )
+
+    def dev_scores(m) -> dict:
+        result = evaluate_ner(m, tokenized["dev"], collate, m.config.id2label)
+        return {k: result[k] for k in ("loss", "precision", "recall", "f1")}
+
+    with PeakMemory(device) as peak:
+        history = train(model, loader, cfg, evaluate=dev_scores, device=device, progress=progress)
+    epochs = len(history.steps) / len(loader)
+    return FineTuneResult(history, epochs, (history.seconds - history.eval_seconds) / epochs, peak.mb)
+
+
+METRICS_FILE = "course_metrics.json"
+
+
+def save_finetuned(model, tokenizer, metrics: dict, directory: Path) -> None:
+    """Save model (safetensors), tokenizer and the run's figures (chapter 05 compares against them)."""
+    import json
+
+    directory = Path(directory)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+
+
+def load_finetuned(directory: Path):
+    """(model, tokenizer, metrics) saved by chapter 04; a clear error when chapter 04 has not been run."""
+    import json
+
+    from transformers import AutoTokenizer, BertForTokenClassification
+
+    directory = Path(directory)
+    if not (directory / METRICS_FILE).is_file():
+        raise FileNotFoundError(
+            f"no fine-tuned NER model in {directory}: run notebooks/04_bert_ner_finetuning.ipynb first, "
+            "in the same COURSE_PROFILE (it saves the model there)"
+        )
+    model = BertForTokenClassification.from_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    return model, tokenizer, json.loads((directory / METRICS_FILE).read_text())
 
 
 # --- using the model ----------------------------------------------------------------------------------------

@@ -40,7 +40,8 @@ class History:
     steps: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
     best: dict | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the whole run, evaluations included
+    eval_seconds: float = 0.0  # of which spent evaluating
 
 
 def linear_warmup_decay(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
@@ -52,6 +53,12 @@ def linear_warmup_decay(warmup_steps: int, total_steps: int) -> Callable[[int], 
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return factor
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
@@ -113,8 +120,10 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
 
 def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int, optimizer, scheduler) -> None:
     """Evaluate, record, keep the best weights, and checkpoint."""
+    start = time.perf_counter()
     metrics = {"step": step, **evaluate(model)}
     model.train()
+    history.eval_seconds += time.perf_counter() - start
     history.evals.append(metrics)
     if cfg.best_metric:
         value, sign = metrics[cfg.best_metric], 1 if cfg.best_mode == "max" else -1

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,12 @@ def test_command_line_report_runs():
     assert done.returncode == 0, done.stderr
     assert "package" in done.stdout and "FAIL" not in done.stdout
     assert "Failed to load" not in done.stderr + done.stdout  # torchao's CUDA-only kernels stay quiet
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with env.PeakMemory("cpu") as peak:
+        block = torch.ones(50 * 2**20 // 4)  # 50 MiB of float32
+        block += 1
+        time.sleep(0.05)
+    del block
+    assert 40 < peak.mb < 500

@@ -184,3 +184,39 @@ def test_collator_pads_labels_with_ignore_index_and_sampler_reshuffles(tiny_ner)
     first, second = list(sampler), list(sampler)
     assert len(first) == len(sampler) and first != second
     assert ner.tokens_per_second(model, tokenized, ner.make_collator(tokenizer), first[:2]) > 0
+
+
+def test_fine_tune_trains_keeps_the_best_dev_epoch_and_measures_cost(tiny_ner):
+    model, tokenizer = tiny_ner
+    model = copy.deepcopy(model)
+    sentences = ner.read_conll(verified_data_file("ner"))[:48]
+    data = ner.to_dataset_dict({"train": sentences[:32], "dev": sentences[32:]})
+    tokenized = data.map(lambda ex: ner.tokenize_and_align(ex, tokenizer, 32), batched=True)
+    before = copy.deepcopy(model.state_dict())
+    result = ner.fine_tune(
+        model, tokenized, ner.make_collator(tokenizer), lr=1e-3, num_epochs=2, batch_size=8, progress=False
+    )
+    assert result.epochs == 2 and len(result.history.evals) == 2
+    assert result.seconds_per_epoch > 0 and result.peak_memory_mb >= 0
+    assert result.history.best["f1"] == max(e["f1"] for e in result.history.evals)
+    assert 0 < result.history.eval_seconds < result.history.seconds
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_finetuned_model_round_trips_with_its_metrics(tiny_ner, tmp_path):
+    model, tokenizer = tiny_ner
+    with pytest.raises(FileNotFoundError, match="run notebooks/04_bert_ner_finetuning.ipynb first"):
+        ner.load_finetuned(tmp_path / "nothing")
+    ner.save_finetuned(model, tokenizer, {"test_f1": 0.5}, tmp_path / "ner-model")
+    reloaded, reloaded_tokenizer, metrics = ner.load_finetuned(tmp_path / "ner-model")
+    assert metrics == {"test_f1": 0.5} and reloaded_tokenizer.vocab == tokenizer.vocab
+    ids = torch.tensor([[101, 2000, 102]])
+    assert torch.equal(reloaded.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits)
+
+
+def test_limit_sentences_keeps_the_first_rows_of_each_split():
+    data = ner.to_dataset_dict(ner.split_by_document(ner.read_conll(verified_data_file("ner"))))
+    sizes = {name: len(split) for name, split in data.items()}
+    limited = ner.limit_sentences(data, 10, 5)
+    assert {name: len(split) for name, split in limited.items()} == {"train": 10, "dev": 5, "test": 5}
+    assert ner.limit_sentences(data, None, None)["train"].num_rows == 10 and sizes["train"] > 10
