@@ -69,7 +69,9 @@ def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
 def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_loss, device=None, progress=True):
     """Train `model` on `train_loader`; `evaluate(model) -> dict` is called every eval_every steps or epoch."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model.to(device).train()
+    if any(p.device != device for p in model.parameters()):  # bitsandbytes models are placed at load time
+        model.to(device)
+    model.train()
     total = cfg.max_steps or cfg.num_epochs * len(train_loader)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]  # no decay on biases/LN
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
