@@ -115,3 +115,19 @@ def test_int8_embedding_matches_per_row_dequantization():
     assert torch.allclose(quantized(ids), expected) and quantized(ids).shape == (2, 3, 8)
     assert quantized.q.dtype == torch.int8
     assert (quantized(ids) - table(ids)).abs().max() <= table.weight.abs().max() / 254 + 1e-6
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")  # deprecated, used only as a reference
+def test_from_scratch_quantizers_match_torch_core_quantization():
+    torch.manual_seed(0)
+    w = torch.randn(8, 16)
+    q, scale = quant.absmax_quantize(w)
+    reference = torch.quantize_per_tensor(w, float(scale), 0, torch.qint8).int_repr()
+    assert torch.equal(q, reference)
+    q, scale = quant.absmax_quantize(w, per_channel=True)
+    zeros = torch.zeros(8, dtype=torch.long)
+    reference = torch.quantize_per_channel(w, scale.flatten().double(), zeros, 0, torch.qint8).int_repr()
+    assert torch.equal(q, reference)
+    q, scale, zero_point = quant.zero_point_quantize(w)
+    reference = torch.quantize_per_tensor(w, float(scale), int(zero_point), torch.quint8).int_repr()
+    assert torch.equal(q, reference)
