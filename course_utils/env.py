@@ -35,11 +35,19 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated, slower."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu helpers (private, no public API)
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def pick_precision(device: torch.device) -> torch.dtype:
-    """The autocast dtype training uses: bf16 on GPUs that support it, fp16 on older GPUs, else fp32."""
+    """The autocast dtype training uses: bf16 where the GPU or CPU has it in hardware, fp16 on older GPUs, else fp32."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32  # CPU and MPS train in float32 in this course
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16  # measured in chapter 02: ~1.5x faster training steps on an AVX512-BF16 CPU
+    return torch.float32  # MPS, and CPUs without bf16 hardware
 
 
 def banner(title: str) -> str:

@@ -144,7 +144,9 @@ class TinyEncoderMLM(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(vocab_size, hidden)
         self.pos = nn.Embedding(max_len, hidden)
-        self.embed_norm = nn.LayerNorm(hidden) if placement == "post" else nn.Identity()  # BERT normalises here
+        # Both normalise the embeddings (BERT, RoBERTa-PreLN): un-normalised 0.02-scale embeddings are swamped in a
+        # Pre-LN stream by the first sub-layer's output (measured in chapter 03: Pre-LN then failed at lr 3e-3)
+        self.embed_norm = nn.LayerNorm(hidden)
         self.blocks = nn.ModuleList(EncoderBlock(hidden, heads, placement) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden) if placement == "pre" else nn.Identity()  # Pre-LN needs a last norm
         self.head = nn.Linear(hidden, vocab_size)
@@ -177,3 +179,33 @@ def layer_grad_norms(model: TinyEncoderMLM) -> list[float]:
         math.sqrt(sum(float(p.grad.norm() ** 2) for p in block.parameters() if p.grad is not None))
         for block in model.blocks
     ]
+
+
+# --- a task where context is everything: the placement experiment's workload ----------------------------
+
+
+REPEAT_TASK_MASK_ID = 1  # ids 0-1 are reserved (0 unused, 1 = [MASK]); content tokens are 2 .. vocab_size - 1
+REPEAT_TASK_FIRST_TOKEN = 2
+
+
+def repeat_task_rows(n: int, seq_len: int, vocab_size: int, mask_prob: float = 0.15, seed: int = 0) -> list[dict]:
+    """MLM rows of random tokens whose second half repeats the first: a masked token is read from its twin."""
+    if seq_len % 2 or seq_len < 2:
+        raise ValueError(f"seq_len must be even (two equal halves), got {seq_len}")
+    if vocab_size <= REPEAT_TASK_FIRST_TOKEN + 1:
+        raise ValueError(f"vocab_size must exceed {REPEAT_TASK_FIRST_TOKEN + 1} (ids below it are reserved)")
+    generator = torch.Generator().manual_seed(seed)
+    half = torch.randint(REPEAT_TASK_FIRST_TOKEN, vocab_size, (n, seq_len // 2), generator=generator)
+    ids = torch.cat([half, half], dim=1)  # (n, seq_len)
+    masked = torch.rand(n, seq_len, generator=generator) < mask_prob
+    labels = torch.where(masked, ids, IGNORE_INDEX)
+    inputs = torch.where(masked, REPEAT_TASK_MASK_ID, ids)
+    return [
+        {"input_ids": i, "attention_mask": torch.ones_like(i), "labels": y} for i, y in zip(inputs, labels, strict=True)
+    ]
+
+
+def repeat_task_losses(vocab_size: int, mask_prob: float = 0.15) -> tuple[float, float]:
+    """(chance, floor) loss per masked token: guessing uniformly, and solving it except when the twin is masked too."""
+    chance = math.log(vocab_size - REPEAT_TASK_FIRST_TOKEN)
+    return chance, mask_prob * chance  # with probability mask_prob the twin is hidden as well: nothing to read

@@ -221,6 +221,18 @@ def unigram_log_probs(train_ids: list[int], vocab_size: int) -> torch.Tensor:
     return torch.log(counts / counts.sum())
 
 
+@torch.no_grad()
+def init_output_bias(model, log_probs: torch.Tensor) -> None:
+    """Start the MLM head's bias at the log unigram frequencies, so the untrained model predicts the unigram."""
+    bias = model.get_output_embeddings().bias  # BertForMaskedLM: cls.predictions.bias
+    if bias is None or bias.shape != log_probs.shape:
+        got = None if bias is None else tuple(bias.shape)
+        raise ValueError(
+            f"log_probs has shape {tuple(log_probs.shape)}, the output bias {got}: build both from one tokenizer"
+        )
+    bias.copy_(log_probs - log_probs.mean())  # a constant shift does not change the softmax
+
+
 def unigram_perplexity(log_probs: torch.Tensor, targets: torch.Tensor) -> float:
     """Perplexity of a context-free model that always predicts the unigram distribution."""
     targets = targets[targets != IGNORE_INDEX]

@@ -29,7 +29,7 @@ class TrainConfig:
     eval_every: int | None = None  # evaluate every N steps; None: after each epoch
     best_metric: str | None = None  # keep the weights with the best value of this eval metric
     best_mode: str = "max"
-    mixed_precision: bool = True  # only ever used on CUDA
+    mixed_precision: bool = True  # autocast to env.pick_precision: bf16/fp16 on CUDA, bf16 on CPUs with bf16 hardware
     checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
 
 
@@ -79,7 +79,8 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(cfg.warmup_steps, total))
-    amp_dtype = pick_precision(device) if device.type == "cuda" and cfg.mixed_precision else None
+    amp_dtype = pick_precision(device) if cfg.mixed_precision else None
+    amp_dtype = None if amp_dtype == torch.float32 else amp_dtype  # weights stay fp32; only matmuls run lower
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # fp16 needs loss scaling
     history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
     start, bar = time.perf_counter(), tqdm(total=total, initial=step, disable=not progress, desc="train")

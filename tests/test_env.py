@@ -55,7 +55,8 @@ def test_report_describes_this_machine():
 def test_device_and_precision():
     device = env.pick_device()
     assert device.type == ("cuda" if torch.cuda.is_available() else device.type)
-    assert env.pick_precision(torch.device("cpu")) == torch.float32
+    expected = torch.bfloat16 if env.cpu_has_native_bf16() else torch.float32
+    assert env.pick_precision(torch.device("cpu")) == expected
     assert "profile: smoke" in env.banner("test")
 
 
@@ -83,3 +84,11 @@ def test_peak_memory_sees_a_large_allocation():
         time.sleep(0.05)
     del block
     assert 40 < peak.mb < 500
+
+
+def test_cpu_precision_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(env, "cpu_has_native_bf16", lambda: False)
+    assert env.pick_precision(torch.device("cpu")) == torch.float32
+    monkeypatch.setattr(env, "cpu_has_native_bf16", lambda: True)
+    assert env.pick_precision(torch.device("cpu")) == torch.bfloat16
+    assert env.pick_precision(torch.device("mps")) == torch.float32

@@ -83,3 +83,38 @@ def test_tiny_encoder_trains_a_step_and_reports_layer_gradients(placement):
     assert len(norms) == 3 and all(n > 0 for n in norms)
     block = model.blocks[0]
     assert isinstance(model.final_norm, nn.LayerNorm) == (placement == "pre") and block.placement == placement
+
+
+def test_repeat_task_rows_hide_tokens_their_twin_shows():
+    rows = layers.repeat_task_rows(200, 16, 20, mask_prob=0.3, seed=0)
+    batch = torch.utils.data.default_collate(rows)
+    inputs, labels = batch["input_ids"], batch["labels"]  # (200, 16)
+    masked = labels != -100
+    assert abs(masked.float().mean().item() - 0.3) < 0.03
+    assert (inputs[masked] == layers.REPEAT_TASK_MASK_ID).all() and (inputs[~masked] >= 2).all()
+    original = torch.where(masked, labels, inputs)
+    assert torch.equal(original[:, :8], original[:, 8:])  # the second half repeats the first
+    assert torch.equal(
+        batch["input_ids"], torch.utils.data.default_collate(layers.repeat_task_rows(200, 16, 20, 0.3, 0))["input_ids"]
+    )
+    chance, floor = layers.repeat_task_losses(20, 0.3)
+    assert chance == pytest.approx(math.log(18)) and floor == pytest.approx(0.3 * math.log(18))
+    with pytest.raises(ValueError, match="even"):
+        layers.repeat_task_rows(2, 15, 20)
+    with pytest.raises(ValueError, match="vocab_size"):
+        layers.repeat_task_rows(2, 16, 3)
+
+
+def test_a_tiny_encoder_solves_the_repeat_task():
+    torch.manual_seed(0)
+    rows = layers.repeat_task_rows(32 * 200, 8, 12, seed=0)
+    model = layers.TinyEncoderMLM(12, 64, 1, 2, 8, "pre")
+    loader = torch.utils.data.DataLoader(rows, batch_size=32)
+    from course_utils.train import TrainConfig, train
+
+    train(model, loader, TrainConfig(lr=3e-3, max_steps=200, warmup_steps=10), progress=False)
+    held = torch.utils.data.default_collate(layers.repeat_task_rows(256, 8, 12, seed=1))
+    chance, floor = layers.repeat_task_losses(12)
+    with torch.no_grad():
+        loss = model(**held).loss.item()
+    assert loss < (chance + floor) / 2  # measured 0.31 (chance 2.30, floor 0.35): it reads the twin

@@ -146,6 +146,20 @@ def test_unigram_baseline():
     assert mlm.unigram_perplexity(log_probs, torch.tensor([1, -100, 1])) == pytest.approx(2.0)
 
 
+def test_output_bias_init_makes_the_untrained_model_a_unigram_model():
+    torch.manual_seed(0)
+    model = tiny_model(20).eval()
+    log_probs = mlm.unigram_log_probs([1] * 50 + [2] * 20 + [3] * 5, vocab_size=20)
+    mlm.init_output_bias(model, log_probs)
+    probs = model(input_ids=torch.tensor([[0, 5, 6, 7]])).logits.softmax(-1)  # (1, 4, vocab)
+    assert (probs.argmax(-1) == 1).all()  # the most frequent token everywhere
+    unigram = log_probs.exp().float()
+    kl = (unigram * (unigram.log() - probs.log())).sum(-1)  # KL(unigram || model), per position
+    assert (kl < 0.05).all()  # the random weights only add small noise (from uniform it would be 1.3 nats)
+    with pytest.raises(ValueError, match="one tokenizer"):
+        mlm.init_output_bias(model, log_probs[:10])
+
+
 def test_fill_mask_returns_top_k_per_mask(tokenizer):
     model = tiny_model(len(tokenizer))
     out = mlm.fill_mask(model, tokenizer, "to [MASK] or not to [MASK]", top_k=3)
