@@ -46,7 +46,7 @@ def pick_precision(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16  # measured in chapter 02: ~1.5x faster training steps on an AVX512-BF16 CPU
+        return torch.bfloat16  # chapter 02's BERT step: 141 vs 212 ms in fp32 on the course's AVX512-BF16 CPU
     return torch.float32  # MPS, and CPUs without bf16 hardware
 
 

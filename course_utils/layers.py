@@ -144,8 +144,8 @@ class TinyEncoderMLM(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(vocab_size, hidden)
         self.pos = nn.Embedding(max_len, hidden)
-        # Both normalise the embeddings (BERT, RoBERTa-PreLN): un-normalised 0.02-scale embeddings are swamped in a
-        # Pre-LN stream by the first sub-layer's output (measured in chapter 03: Pre-LN then failed at lr 3e-3)
+        # Both normalise the embeddings (BERT, RoBERTa-PreLN). Without it, 0.02-scale embeddings start smaller than
+        # the first sub-layer's output in a Pre-LN stream, and chapter 03 measured Pre-LN failing at lr 3e-3
         self.embed_norm = nn.LayerNorm(hidden)
         self.blocks = nn.ModuleList(EncoderBlock(hidden, heads, placement) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden) if placement == "pre" else nn.Identity()  # Pre-LN needs a last norm
@@ -189,7 +189,13 @@ REPEAT_TASK_FIRST_TOKEN = 2
 
 
 def repeat_task_rows(n: int, seq_len: int, vocab_size: int, mask_prob: float = 0.15, seed: int = 0) -> list[dict]:
-    """MLM rows of random tokens whose second half repeats the first: a masked token is read from its twin."""
+    """MLM rows of random tokens whose second half repeats the first: a masked token is read from its twin.
+
+    Every selected position becomes [MASK] (no 10% random / 10% kept as in `mlm.mask_tokens`), so the best
+    possible loss has the simple form `repeat_task_losses` gives.
+    """
+    if not 0.0 < mask_prob < 1.0:
+        raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob}")
     if seq_len % 2 or seq_len < 2:
         raise ValueError(f"seq_len must be even (two equal halves), got {seq_len}")
     if vocab_size <= REPEAT_TASK_FIRST_TOKEN + 1:

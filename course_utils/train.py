@@ -79,15 +79,14 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(cfg.warmup_steps, total))
-    amp_dtype = pick_precision(device) if cfg.mixed_precision else None
-    amp_dtype = None if amp_dtype == torch.float32 else amp_dtype  # weights stay fp32; only matmuls run lower
+    amp_dtype = pick_precision(device) if cfg.mixed_precision else torch.float32  # weights stay fp32 either way
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # fp16 needs loss scaling
     history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
     start, bar = time.perf_counter(), tqdm(total=total, initial=step, disable=not progress, desc="train")
     while step < total:
         for batch in train_loader:
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype != torch.float32):
                 loss = loss_fn(model, batch)
             scaler.scale(loss).backward()  # a no-op scale unless fp16
             scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones

@@ -103,6 +103,8 @@ def test_repeat_task_rows_hide_tokens_their_twin_shows():
         layers.repeat_task_rows(2, 15, 20)
     with pytest.raises(ValueError, match="vocab_size"):
         layers.repeat_task_rows(2, 16, 3)
+    with pytest.raises(ValueError, match="mask_prob"):
+        layers.repeat_task_rows(2, 16, 20, mask_prob=1.5)
 
 
 def test_a_tiny_encoder_solves_the_repeat_task():
