@@ -102,6 +102,7 @@ class MLMConfig:
     eval_every: int
     max_unigram_ratio: float | None  # asserted: held-out perplexity at most this x the unigram one
     dropout: float = 0.0  # ~1M tokens, seen a few times: the model underfits, dropout only slows it
+    copying_dominates: bool = False  # asserted: most of the gain over the unigram is copying the 10% kept tokens
     seed: int = 0
 
 
@@ -115,7 +116,13 @@ class MLMConfig:
 #   1,200-step schedules, bf16: baseline 0.581 | output bias at log-unigram 0.579 (0.631 vs 0.663 at step 400) |
 #   55% masking 0.573 | lr 2e-3, Adam beta2 0.98: 0.610 | hidden 384: 0.581 at 2x the time per step |
 #   sinusoidal position init: stuck at the unigram (1.00) | Pre-LN TinyEncoderMLM (embedding LayerNorm), lr 3e-3: 0.594
-# The course's goal of 0.5x in 10 minutes is not reached yet.
+#   smaller models, more steps (bf16, 50% masking, bias init): hidden 128, 8,000 steps 0.493 and 9,000 steps 0.530 (the
+#   spread of two runs); hidden 192, 5,000 steps 0.511. Not adopted: within run-to-run noise of the current 0.54.
+# Most of every ratio above is copying: evaluation keeps BERT's 80/10/10, and the 10% of scored tokens shown unchanged
+# are copied (hidden 128, 9,000 steps: 0.003x the unigram there, 0.96x at [MASK]). At [MASK] after 1,500 steps
+# (hidden 128): Post-LN 0.976 (lr 1.5e-3), 0.963 (5e-4); Pre-LN TinyEncoderMLM 0.927 (1e-3), 0.935 (2e-3);
+# 15% masking 0.984 (Post-LN), 0.944 (Pre-LN). The course's goal of 0.5x in 10 minutes is not reached yet, and the
+# fill-mask goal (context-dependent words) needs the [MASK] positions, not the headline ratio, to move.
 MLM = Profiles(
     smoke=MLMConfig(
         corpus_lines=3000,
@@ -143,11 +150,12 @@ MLM = Profiles(
         batch_size=16,  # more, smaller steps beat fewer large ones on this budget (32 reached 0.58 in 9 min)
         lr=1e-3,  # 2e-3 collapses this Post-LN model to the unigram prediction
         warmup_steps=100,
-        max_steps=3400,  # 7.8 minutes on 2 cores with bf16 autocast (float32 managed 2,300 in 10)
+        max_steps=3400,  # 7.8-9.3 minutes on 2 cores with bf16 autocast (float32 managed 2,300 in 10)
         time_budget_s=660,
         train_mlm_probability=0.5,
         eval_every=400,
-        max_unigram_ratio=0.56,  # measured 0.54 (312.2 vs unigram 578.4); the goal of 0.5 is not reached yet
+        max_unigram_ratio=0.58,  # measured 0.54 (312.2 / 578.4), 0.56 (312.7 / 561.7); the goal of 0.5 is not reached
+        copying_dominates=True,  # measured: 0.95x the unigram at [MASK], 0.003x at the kept tokens (102% of the gain)
     ),
     full=MLMConfig(
         corpus_lines=None,
@@ -297,15 +305,19 @@ NER = Profiles(
         max_eval_sentences=None,
         max_length=128,
         batch_size=16,
-        lr=3e-4,  # small encoder: 1e-4 for 8 epochs gave test F1 0.650
-        num_epochs=12,
+        lr=3e-4,  # small encoder: 1e-4 for 8 epochs gave test F1 0.650 (before casing and constrained decoding)
+        num_epochs=20,  # 28-30 s per epoch on 2 cores (bf16): the 10 minutes of training the course allows
         warmup_ratio=0.1,
-        time_budget_s=600,
+        time_budget_s=660,  # a safety stop on slower machines: 10 minutes of training plus the dev evaluations
         speed_batches=20,
-        min_test_f1=0.62,  # measured 0.626-0.642 across runs (dev 0.70-0.72); the goal of 0.72 is not reached yet
-        # also tried: capitalisation via token_type_ids (dev 0.775, test 0.648); document context (neighbouring
-        # sentences of the same document as unlabelled context, 112 vs ~35 sub-tokens per row): dev 0.730,
-        # test 0.658, at 3x the training time
+        min_test_f1=0.66,  # measured 0.680 (dev 0.803) in `make book`; 0.710 in a script run; the goal is 0.72
+        # 12 epochs, argmax decoding, no casing: test 0.626-0.642 across runs (dev 0.70-0.72).
+        # Capitals as token types (the encoder is uncased), 20 epochs: dev 0.773 -> 0.793 and test 0.669 -> 0.710
+        # with constrained (Viterbi) decoding; four casing classes (lower/Title/UPPER/other) in a resized
+        # token-type embedding: dev 0.807, test 0.682. Also tried: document context (neighbouring sentences
+        # of the same document as unlabelled context, 112 vs ~35 sub-tokens per row): dev 0.730, test 0.658
+        # (argmax, no casing), at 3x the training time. The test split is 15 documents, 328 entities:
+        # +/-0.025 F1 is one standard error.
     ),
     full=NERConfig(
         max_train_sentences=None,

@@ -210,6 +210,55 @@ def evaluate_mlm(model: torch.nn.Module, batches, device: torch.device | str = "
     return {"loss": mean, "perplexity": math.exp(mean), "masked_tokens": total_masked}
 
 
+CORRUPTIONS = ("mask", "random", "kept")  # what the input shows at a scored position (BERT's 80/10/10)
+
+
+def corruption_kind(inputs: torch.Tensor, labels: torch.Tensor, mask_token_id: int) -> torch.Tensor:
+    """Per position: 0 [MASK], 1 a random token, 2 the true token kept, -1 not scored (same shape as inputs)."""
+    kind = torch.full_like(labels, -1)
+    scored = labels != IGNORE_INDEX
+    kind[scored & (inputs == mask_token_id)] = 0
+    kind[scored & (inputs != mask_token_id) & (inputs != labels)] = 1
+    kind[scored & (inputs == labels)] = 2  # a random draw that happens to be the true token counts as kept
+    return kind
+
+
+@torch.no_grad()
+def loss_by_corruption(model, batches, mask_token_id: int, log_probs: torch.Tensor) -> dict[str, dict[str, float]]:
+    """Model and unigram mean loss at [MASK]ed, randomised and kept positions; `gain`: each kind's share of the
+    total log-perplexity gap to the unigram (the shares sum to log(model perplexity / unigram perplexity))."""
+    model.eval()
+    device = next(model.parameters()).device
+    sums = {name: [0, 0.0, 0.0] for name in CORRUPTIONS}  # count, model loss, unigram loss
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        kind = corruption_kind(batch["input_ids"], batch["labels"], mask_token_id)  # (batch, seq)
+        scored = kind >= 0
+        targets = batch["labels"][scored]  # (num_scored,)
+        loss = torch.nn.functional.cross_entropy(logits[scored].float(), targets, reduction="none")
+        unigram = -log_probs.to(device)[targets]
+        for index, name in enumerate(CORRUPTIONS):
+            of_kind = kind[scored] == index
+            sums[name][0] += int(of_kind.sum())
+            sums[name][1] += float(loss[of_kind].sum())
+            sums[name][2] += float(unigram[of_kind].sum())
+    model.train()
+    total = sum(count for count, _, _ in sums.values())
+    if total == 0:
+        raise ValueError("no masked token in the evaluation batches: the perplexity is undefined")
+    return {
+        name: {
+            "count": count,
+            "loss": model_loss / max(count, 1),
+            "unigram_loss": unigram_loss / max(count, 1),
+            "ratio": math.exp((model_loss - unigram_loss) / max(count, 1)),  # perplexity / unigram perplexity
+            "gain": (model_loss - unigram_loss) / total,
+        }
+        for name, (count, model_loss, unigram_loss) in sums.items()
+    }
+
+
 # --- baselines ---------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -202,27 +203,79 @@ def align_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int
     return labels
 
 
+def lowercases(tokenizer) -> bool:
+    """True when the tokenizer maps "Paris" and "paris" to the same ids (an uncased model cannot see case)."""
+    capital, lower = (tokenizer(word, add_special_tokens=False)["input_ids"] for word in ("Paris", "paris"))
+    return capital == lower
+
+
+def casing_type_ids(words: list[str], word_ids: list[int | None]) -> list[int]:
+    """Token type 1 for every sub-token of a capitalised word, 0 elsewhere (specials included)."""
+    return [0 if w is None or w < 0 else int(words[w][:1].isupper()) for w in word_ids]
+
+
 def tokenize_and_align(examples: dict, tokenizer, max_length: int) -> dict:
-    """Tokenize pre-split words, align labels, and record word ids and how many words truncation cut off."""
+    """Tokenize pre-split words, align labels, record word ids and cut words; casing as token types if uncased."""
     encoded = tokenizer(examples["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
     encoded["labels"], encoded["word_ids"], encoded["words_cut"] = [], [], []
+    uncased, casing = lowercases(tokenizer), []
     for i, word_labels in enumerate(examples["ner_tags"]):
         word_ids = encoded.word_ids(i)
         kept = {w for w in word_ids if w is not None}
         encoded["labels"].append(align_labels(word_ids, word_labels))
         encoded["word_ids"].append([-1 if w is None else w for w in word_ids])
         encoded["words_cut"].append(len(word_labels) - len(kept))
+        if uncased:  # single sentences leave the segment embedding unused: let it carry the capitals
+            casing.append(casing_type_ids(examples["tokens"][i], word_ids))
+    if uncased:
+        encoded["token_type_ids"] = casing
     return encoded
 
 
-def word_level_predictions(token_preds: list[int], word_ids: list[int], num_words: int) -> list[int]:
-    """Each word's prediction is its first sub-token's; words truncation removed are predicted O (scored missed)."""
-    preds, seen = [LABEL2ID["O"]] * num_words, set()
-    for pred, word in zip(token_preds, word_ids, strict=False):
+def word_log_probs(token_log_probs: torch.Tensor, word_ids: list[int], num_words: int) -> torch.Tensor:
+    """(num_words, labels): each word's first sub-token's log-probabilities; words truncation removed are surely O."""
+    out = torch.full((num_words, token_log_probs.shape[-1]), -math.inf)
+    out[:, LABEL2ID["O"]] = 0.0  # rows left like this score the word as missed, never drop it
+    seen = set()
+    for position, word in enumerate(word_ids[: len(token_log_probs)]):
         if word >= 0 and word not in seen:
-            preds[word] = pred
+            out[word] = token_log_probs[position]
             seen.add(word)
-    return preds
+    return out
+
+
+def allowed_transitions(id2label: dict) -> torch.Tensor:
+    """(labels, labels): 0 where label j may follow label i in IOB2, -inf where not (I-X needs B-X or I-X before)."""
+    n = len(id2label)
+    allowed = torch.zeros(n, n)
+    for i in range(n):
+        for j in range(n):
+            if id2label[j].startswith("I-") and id2label[i][2:] != id2label[j][2:]:
+                allowed[i, j] = -math.inf
+    return allowed
+
+
+def constrained_decode(log_probs: torch.Tensor, id2label: dict) -> list[int]:
+    """Viterbi: the most probable label sequence that is valid IOB2 (no sentence starts with, no O precedes, I-X)."""
+    allowed = allowed_transitions(id2label)  # (labels, labels)
+    start = torch.tensor([-math.inf if id2label[j].startswith("I-") else 0.0 for j in range(len(id2label))])
+    score, back = start + log_probs[0], []  # (labels,)
+    for emission in log_probs[1:]:
+        best, previous = (score[:, None] + allowed).max(dim=0)  # (labels,): the best predecessor of each label
+        back.append(previous)
+        score = best + emission
+    path = [int(score.argmax())]
+    for previous in reversed(back):
+        path.append(int(previous[path[-1]]))
+    return path[::-1]
+
+
+def decode_words(token_logits: torch.Tensor, word_ids: list[int], num_words: int, id2label: dict, constrained: bool):
+    """Word-level label ids from one row's (seq, labels) logits: constrained (Viterbi) or per-word argmax."""
+    if num_words == 0:
+        return []
+    scores = word_log_probs(token_logits.float().log_softmax(-1), word_ids, num_words)  # (words, labels)
+    return constrained_decode(scores, id2label) if constrained else scores.argmax(-1).tolist()
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0, group: int = 50) -> list[list[int]]:
@@ -254,7 +307,7 @@ class LengthGroupedSampler(torch.utils.data.Sampler):
         return self.num_batches
 
 
-MODEL_KEYS = ("input_ids", "attention_mask", "labels")
+MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 
 
 def make_collator(tokenizer, pad_to: int | None = None):
@@ -264,7 +317,7 @@ def make_collator(tokenizer, pad_to: int | None = None):
     base = DataCollatorForTokenClassification(
         tokenizer, padding="max_length" if pad_to else True, max_length=pad_to, label_pad_token_id=IGNORE_INDEX
     )
-    return lambda rows: base([{k: row[k] for k in MODEL_KEYS} for row in rows])
+    return lambda rows: base([{k: row[k] for k in MODEL_KEYS if k in row} for row in rows])
 
 
 def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> float:
@@ -314,28 +367,23 @@ def entity_confusion(true_tags: list[list[str]], pred_tags: list[list[str]]) -> 
 
 
 @torch.no_grad()
-def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None) -> dict:
-    """Loss, entity-level scores and the word-level predictions of `model` on a tokenized split."""
+def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None, constrained=True) -> dict:
+    """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default)."""
     device = device or next(model.parameters()).device
     model.eval()
     true_tags, pred_tags, total_loss, total_tokens = [], [], 0.0, 0
     for start in range(0, len(dataset), batch_size):
         rows = dataset[start : start + batch_size]
-        batch = collate(
-            [
-                {"input_ids": i, "attention_mask": a, "labels": lab}
-                for i, a, lab in zip(rows["input_ids"], rows["attention_mask"], rows["labels"], strict=True)
-            ]
-        )
+        keys = [k for k in MODEL_KEYS if k in rows]
+        batch = collate([{k: rows[k][i] for k in keys} for i in range(len(rows["input_ids"]))])
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**batch)
         scored = int((batch["labels"] != IGNORE_INDEX).sum())
         total_loss += float(out.loss) * scored
         total_tokens += scored
-        token_preds = out.logits.argmax(-1).tolist()  # (batch, seq)
-        for preds, word_ids, tags in zip(token_preds, rows["word_ids"], rows["ner_tags"], strict=True):
-            words = word_level_predictions(preds, word_ids, len(tags))
-            pred_tags.append(to_iob2([id2label[p] for p in words]))  # a stray I- after O counts as a new entity
+        for logits, word_ids, tags in zip(out.logits.cpu(), rows["word_ids"], rows["ner_tags"], strict=True):
+            words = decode_words(logits, word_ids, len(tags), id2label, constrained)
+            pred_tags.append(to_iob2([id2label[p] for p in words]))  # argmax: a stray I- after O starts an entity
             true_tags.append([id2label[t] for t in tags])
     model.train()
     return {
@@ -441,16 +489,15 @@ def predict(model, tokenizer, text: str) -> list[dict]:
     words = [m.group() for m in matches]
     device = next(model.parameters()).device
     encoded = tokenizer(words, is_split_into_words=True, truncation=True, return_tensors="pt")
-    model.eval()
-    probs = model(**{k: v.to(device) for k, v in encoded.items()}).logits[0].softmax(-1)  # (seq, labels)
     word_ids = [-1 if w is None else w for w in encoded.word_ids(0)]
-    first = {}
-    for position, word in enumerate(word_ids):
-        if word >= 0 and word not in first:
-            first[word] = position
+    if lowercases(tokenizer):  # as in training: the capital letters go in as token types
+        encoded["token_type_ids"] = torch.tensor([casing_type_ids(words, word_ids)])
+    model.eval()
+    logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits[0].cpu()  # (seq, labels)
     id2label = model.config.id2label
-    labels = [id2label[int(probs[first[w]].argmax())] if w in first else "O" for w in range(len(words))]
-    scores = [float(probs[first[w]].max()) if w in first else 0.0 for w in range(len(words))]
+    labels = [id2label[i] for i in decode_words(logits, word_ids, len(words), id2label, constrained=True)]
+    probs = word_log_probs(logits.float().log_softmax(-1), word_ids, len(words)).exp()  # (words, labels)
+    scores = [float(probs[w, model.config.label2id[label]]) for w, label in enumerate(labels)]
     spans = []
     for kind, start, end in entities(to_iob2(labels)):
         spans.append(

@@ -140,6 +140,32 @@ def test_evaluate_weights_batches_by_masked_tokens(tokenizer):
         mlm.evaluate_mlm(model, empty)
 
 
+def test_corruption_kind_tells_mask_random_and_kept_apart():
+    inputs = torch.tensor([[9, 4, 7, 5, 6]])  # 9 is [MASK]
+    labels = torch.tensor([[3, 4, 2, -100, -100]])  # scored: masked, kept (4 == 4), randomised (7 != 2)
+    assert mlm.corruption_kind(inputs, labels, mask_token_id=9).tolist() == [[0, 2, 1, -1, -1]]
+
+
+def test_loss_by_corruption_splits_the_evaluation_loss(tokenizer):
+    model = tiny_model(len(tokenizer))
+    blocks = list(mlm.chunk_token_stream(some_ids(tokenizer), 12, tokenizer.cls_token_id, tokenizer.sep_token_id))
+    batches = [mlm.MLMCollator(tokenizer, 0.5, seed=s)(blocks[i : i + 3]) for s, i in enumerate(range(0, 9, 3))]
+    log_probs = mlm.unigram_log_probs(some_ids(tokenizer), len(tokenizer))
+    parts = mlm.loss_by_corruption(model, batches, tokenizer.mask_token_id, log_probs)
+    whole = mlm.evaluate_mlm(model, batches)
+    assert set(parts) == set(mlm.CORRUPTIONS) and all(parts[k]["count"] > 0 for k in mlm.CORRUPTIONS)
+    assert sum(p["count"] for p in parts.values()) == whole["masked_tokens"]
+    mean = sum(p["count"] * p["loss"] for p in parts.values()) / whole["masked_tokens"]
+    assert mean == pytest.approx(whole["loss"], rel=1e-5)
+    targets = torch.cat([b["labels"].flatten() for b in batches])
+    unigram_ppl = mlm.unigram_perplexity(log_probs, targets)
+    total_gain = sum(p["gain"] for p in parts.values())
+    assert math.exp(total_gain) == pytest.approx(whole["perplexity"] / unigram_ppl, rel=1e-5)
+    empty = [{**batches[0], "labels": torch.full_like(batches[0]["labels"], -100)}]
+    with pytest.raises(ValueError, match="no masked token"):
+        mlm.loss_by_corruption(model, empty, tokenizer.mask_token_id, log_probs)
+
+
 def test_unigram_baseline():
     log_probs = mlm.unigram_log_probs([1, 1, 1, 2], vocab_size=4)  # add-one: counts 1, 4, 2, 1
     assert torch.allclose(log_probs.exp(), torch.tensor([1, 4, 2, 1], dtype=torch.float64) / 8)

@@ -1,8 +1,10 @@
 import copy
+import itertools
+from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+from transformers import AutoTokenizer, BertConfig, BertForTokenClassification, BertTokenizerFast
 
 from course_utils import ner
 from course_utils.resources import resolve_model, verified_data_file
@@ -99,8 +101,44 @@ def test_truncated_words_are_counted_and_scored_as_missed():
     examples = {"tokens": [["Paris"] * 10], "ner_tags": [[ner.LABEL2ID["B-LOC"]] * 10]}
     encoded = ner.tokenize_and_align(examples, tokenizer, max_length=6)  # [CLS] + 4 words + [SEP]
     assert encoded["words_cut"] == [6]
-    preds = ner.word_level_predictions([0, 5, 5, 5, 5, 0], encoded["word_ids"][0], num_words=10)
-    assert preds == [5, 5, 5, 5] + [0] * 6  # the 6 cut words are predicted O: missed, not dropped
+    logits = torch.zeros(6, len(ner.LABELS))
+    logits[1:5, ner.LABEL2ID["B-LOC"]] = 10.0  # the 4 kept words look like locations
+    for constrained in (False, True):
+        preds = ner.decode_words(logits, encoded["word_ids"][0], 10, dict(enumerate(ner.LABELS)), constrained)
+        assert preds == [5, 5, 5, 5] + [0] * 6  # the 6 cut words are predicted O: missed, not dropped
+
+
+def test_constrained_decode_is_the_best_valid_iob2_sequence():
+    id2label = dict(enumerate(ner.LABELS))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        log_probs = torch.randn(4, len(ner.LABELS), generator=generator).log_softmax(-1)  # (words, labels)
+        best = max(
+            (seq for seq in itertools.product(range(len(ner.LABELS)), repeat=4)
+             if ner.to_iob2([id2label[i] for i in seq]) == [id2label[i] for i in seq]),  # valid IOB2 only
+            key=lambda seq: float(sum(log_probs[t, i] for t, i in enumerate(seq))),
+        )
+        assert ner.constrained_decode(log_probs, id2label) == list(best)
+
+
+def test_constrained_decode_fixes_a_stray_inside_tag():
+    id2label = dict(enumerate(ner.LABELS))
+    log_probs = torch.full((2, len(ner.LABELS)), -9.0)
+    log_probs[0, ner.LABEL2ID["O"]], log_probs[0, ner.LABEL2ID["B-ORG"]] = -0.5, -1.0
+    log_probs[1, ner.LABEL2ID["I-ORG"]] = -0.1  # argmax says O I-ORG: an entity with no beginning
+    assert log_probs.argmax(-1).tolist() == [ner.LABEL2ID["O"], ner.LABEL2ID["I-ORG"]]
+    assert ner.constrained_decode(log_probs, id2label) == [ner.LABEL2ID["B-ORG"], ner.LABEL2ID["I-ORG"]]
+
+
+def test_uncased_tokenizers_get_the_capitals_as_token_types():
+    uncased = AutoTokenizer.from_pretrained(resolve_model("smoke").location)
+    cased = BertTokenizerFast(str(Path(resolve_model("smoke").location) / "vocab.txt"), do_lower_case=False)
+    assert ner.lowercases(uncased) and not ner.lowercases(cased)
+    examples = {"tokens": [["Paris", "is", "big"]], "ner_tags": [[5, 0, 0]]}
+    encoded = ner.tokenize_and_align(examples, uncased, max_length=16)
+    assert encoded["token_type_ids"][0] == ner.casing_type_ids(["Paris", "is", "big"], encoded.word_ids(0))
+    assert encoded["token_type_ids"][0] == [0, 1, 0, 0, 0]  # [CLS] Paris is big [SEP]
+    assert set(ner.tokenize_and_align(examples, cased, max_length=16)["token_type_ids"][0]) == {0}
 
 
 def test_length_grouped_batches_cover_everything_once_with_less_padding():
@@ -163,8 +201,9 @@ def test_predict_returns_spans_with_offsets_and_scores(tiny_ner, tmp_path):
         model.classifier.bias[ner.LABEL2ID["I-PER"]] = 20.0
     text = "Angela Merkel met Obama."
     spans = ner.predict(model, tokenizer, text)
-    # every word is I-PER: IOB2 repair turns the run into one PER entity covering the whole text
-    assert spans == [{"text": text, "type": "PER", "start": 0, "end": len(text), "score": pytest.approx(1.0)}]
+    # every word says I-PER; valid IOB2 must begin with B-PER, so the first word gets B-PER (probability ~0)
+    # and the 4 others I-PER (probability ~1): one PER entity over the whole text, score 4/5
+    assert spans == [{"text": text, "type": "PER", "start": 0, "end": len(text), "score": pytest.approx(0.8)}]
     assert ner.predict(model, tokenizer, "   ") == []
     model.save_pretrained(tmp_path)
     reloaded = BertForTokenClassification.from_pretrained(tmp_path)
