@@ -417,6 +417,9 @@ def fine_tune(
     warmup_ratio: float = 0.1,
     time_budget_s: float | None = None,
     progress: bool = True,
+    layer_lr_decay: float = 1.0,
+    head_lr_scale: float = 1.0,
+    ema_decay: float | None = None,
 ) -> FineTuneResult:
     """Train `model` on tokenized['train'] with the shared loop; keep the epoch with the best dev entity F1."""
     from course_utils.env import PeakMemory, pick_device
@@ -433,6 +436,9 @@ def fine_tune(
         warmup_steps=int(warmup_ratio * steps),
         time_budget_s=time_budget_s,
         best_metric="f1",
+        layer_lr_decay=layer_lr_decay,
+        head_lr_scale=head_lr_scale,
+        ema_decay=ema_decay,
     )
 
     def dev_scores(m) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from course_utils.env import pick_precision
@@ -25,6 +27,9 @@ class TrainConfig:
     time_budget_s: float | None = None  # ... or after this many seconds of training
     warmup_steps: int = 0
     weight_decay: float = 0.01
+    layer_lr_decay: float = 1.0  # encoder layer i of n trains at lr * decay**(n - 1 - i), embeddings at decay**n
+    head_lr_scale: float = 1.0  # lr multiplier for what is outside the encoder layers and embeddings (the task head)
+    ema_decay: float | None = None  # evaluate (and keep) an exponential moving average of the weights, not the weights
     max_grad_norm: float | None = 1.0  # None: no clipping
     eval_every: int | None = None  # evaluate every N steps; None: after each epoch
     best_metric: str | None = None  # keep the weights with the best value of this eval metric
@@ -61,6 +66,29 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
+def lr_scales(model: torch.nn.Module, layer_decay: float, head_scale: float) -> dict[str, float]:
+    """Each trainable parameter's lr multiplier: decays layer by layer below the top; head_scale above it."""
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    layer_of = {n: int(m.group(1)) for n in names if (m := re.search(r"(?:^|\.)layers?\.(\d+)\.", n))}
+    depth = max(layer_of.values(), default=-1) + 1
+
+    def scale(name: str) -> float:
+        if name in layer_of:
+            return layer_decay ** (depth - 1 - layer_of[name])
+        return layer_decay**depth if "embeddings" in name else head_scale
+
+    return {name: scale(name) for name in names}
+
+
+def param_groups(model: torch.nn.Module, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: weight decay on matrices only (not biases, LayerNorm), and each parameter's lr scale."""
+    scales, groups = lr_scales(model, cfg.layer_lr_decay, cfg.head_lr_scale), {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault((cfg.weight_decay if p.dim() >= 2 else 0.0, scales[name]), []).append(p)
+    return [{"params": ps, "weight_decay": wd, "lr": cfg.lr * scale} for (wd, scale), ps in groups.items()]
+
+
 def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     """Hugging Face models compute their own loss when the batch has `labels`."""
     return model(**batch).loss
@@ -73,15 +101,14 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
         model.to(device)
     model.train()
     total = cfg.max_steps or cfg.num_epochs * len(train_loader)
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]  # no decay on biases/LN
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(cfg.warmup_steps, total))
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
+    schedule = linear_warmup_decay(cfg.warmup_steps, total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)  # scales every group's own lr
     amp_dtype = pick_precision(device) if cfg.mixed_precision else torch.float32  # weights stay fp32 either way
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # fp16 needs loss scaling
     history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
+    ema_fn = get_ema_multi_avg_fn(cfg.ema_decay or 0.0)
+    ema = AveragedModel(model, multi_avg_fn=ema_fn) if cfg.ema_decay else None  # a resumed run restarts the average
     start, bar = time.perf_counter(), tqdm(total=total, initial=step, disable=not progress, desc="train")
     while step < total:
         for batch in train_loader:
@@ -95,9 +122,11 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
             scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            if ema:
+                ema.update_parameters(model)
             step += 1
             history.steps.append(
-                {"step": step, "loss": loss.item(), "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+                {"step": step, "loss": loss.item(), "lr": cfg.lr * schedule(step), "grad_norm": float(grad_norm)}
             )
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -109,7 +138,9 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
                 or step >= total
                 or out_of_time
             ):
-                run_eval(model, evaluate, cfg, history, step, optimizer, scheduler)
+                run_eval(ema.module if ema else model, evaluate, cfg, history, step)
+                if cfg.checkpoint_dir:
+                    save_checkpoint(model, optimizer, scheduler, step, cfg.checkpoint_dir)
             if step >= total or out_of_time:
                 total = step
                 break
@@ -117,11 +148,13 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
     history.seconds = time.perf_counter() - start
     if history.best is not None and "state" in history.best:  # restore the best weights
         model.load_state_dict(history.best.pop("state"))
+    elif ema:  # nothing chose: the average is the result
+        model.load_state_dict(ema.module.state_dict())
     return history
 
 
-def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int, optimizer, scheduler) -> None:
-    """Evaluate, record, keep the best weights, and checkpoint."""
+def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int) -> None:
+    """Evaluate, record, and keep the best weights."""
     start = time.perf_counter()
     metrics = {"step": step, **evaluate(model)}
     model.train()
@@ -131,8 +164,6 @@ def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int, opt
         value, sign = metrics[cfg.best_metric], 1 if cfg.best_mode == "max" else -1
         if history.best is None or sign * value > sign * history.best[cfg.best_metric]:
             history.best = {**metrics, "state": copy.deepcopy(model.state_dict())}
-    if cfg.checkpoint_dir:
-        save_checkpoint(model, optimizer, scheduler, step, cfg.checkpoint_dir)
 
 
 def save_checkpoint(model, optimizer, scheduler, step: int, directory: Path) -> None:

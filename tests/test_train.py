@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.train import TrainConfig, linear_warmup_decay, train
+from course_utils.train import TrainConfig, linear_warmup_decay, lr_scales, param_groups, train
 
 
 class Regression(torch.nn.Module):
@@ -63,3 +63,48 @@ def test_time_budget_and_checkpoint_resume(tmp_path):
     assert len(history.steps) == 2  # continued from step 6
     stopped = train(Regression(), loader(), TrainConfig(lr=0.1, num_epochs=1000, time_budget_s=0.0), progress=False)
     assert len(stopped.steps) == 1
+
+
+def test_lr_scales_decay_layer_by_layer_and_scale_the_head():
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=3, num_attention_heads=2, intermediate_size=16)
+    model = BertForTokenClassification(config)
+    scales = lr_scales(model, layer_decay=0.5, head_scale=10.0)
+    assert scales["bert.encoder.layer.2.output.dense.weight"] == 1.0  # the top layer trains at lr
+    assert scales["bert.encoder.layer.0.attention.self.query.weight"] == 0.25
+    assert scales["bert.embeddings.word_embeddings.weight"] == 0.125
+    assert scales["classifier.weight"] == scales["classifier.bias"] == 10.0
+    assert set(scales) == {n for n, _ in model.named_parameters()}
+    groups = param_groups(model, TrainConfig(lr=1e-3, weight_decay=0.1, layer_lr_decay=0.5, head_lr_scale=10.0))
+    assert sum(len(g["params"]) for g in groups) == len(scales)
+    for group in groups:  # biases and LayerNorm weights are never decayed
+        assert all((p.dim() >= 2) == (group["weight_decay"] == 0.1) for p in group["params"])
+    assert sorted({g["lr"] for g in groups}) == pytest.approx([1.25e-4, 2.5e-4, 5e-4, 1e-3, 1e-2])
+    plain = lr_scales(model, layer_decay=1.0, head_scale=1.0)
+    assert set(plain.values()) == {1.0}  # the defaults change nothing
+
+
+def test_moving_average_is_what_gets_evaluated_and_returned():
+    torch.manual_seed(0)
+    model, decay = Regression(), 0.6
+    weights, evaluated = [], []
+
+    def loss_fn(m, batch):
+        weights.append(m.linear.weight.item())  # the weights after the previous step
+        return m(**batch).loss
+
+    def evaluate(m):
+        evaluated.append(m.linear.weight.item())
+        assert m is not model, "the average is a separate copy"
+        return {"step_weight": m.linear.weight.item()}
+
+    cfg = TrainConfig(lr=0.1, max_steps=6, eval_every=1, ema_decay=decay)
+    train(model, loader(), cfg, evaluate, loss_fn=loss_fn, progress=False)
+    expected = weights[1]  # the first update copies the weights, later ones average
+    for step in range(1, 6):
+        if step > 1:
+            expected = decay * expected + (1 - decay) * weights[step]
+        assert evaluated[step - 1] == pytest.approx(expected)
+    assert model.linear.weight.item() == pytest.approx(evaluated[-1])  # the run returns the average
+    assert evaluated[-1] != pytest.approx(weights[-1])
