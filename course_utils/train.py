@@ -37,6 +37,14 @@ class TrainConfig:
     mixed_precision: bool = True  # autocast to env.pick_precision: bf16/fp16 on CUDA, bf16 on CPUs with bf16 hardware
     checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
 
+    def __post_init__(self) -> None:
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay}: use a value in (0, 1), e.g. 0.995, or None for no average")
+        if self.layer_lr_decay <= 0 or self.head_lr_scale <= 0:
+            raise ValueError(
+                f"layer_lr_decay={self.layer_lr_decay}, head_lr_scale={self.head_lr_scale}: both must be > 0 (1.0: off)"
+            )
+
 
 @dataclass
 class History:

@@ -108,3 +108,12 @@ def test_moving_average_is_what_gets_evaluated_and_returned():
         assert evaluated[step - 1] == pytest.approx(expected)
     assert model.linear.weight.item() == pytest.approx(evaluated[-1])  # the run returns the average
     assert evaluated[-1] != pytest.approx(weights[-1])
+
+
+BAD_OPTIONS = [{"ema_decay": 1.0}, {"ema_decay": 0.0}, {"layer_lr_decay": 0.0}, {"head_lr_scale": -1.0}]
+
+
+@pytest.mark.parametrize("bad", BAD_OPTIONS)
+def test_bad_fine_tuning_options_are_refused_by_name(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainConfig(lr=1e-3, **bad)
