@@ -282,6 +282,82 @@ def init_output_bias(model, log_probs: torch.Tensor) -> None:
     bias.copy_(log_probs - log_probs.mean())  # a constant shift does not change the softmax
 
 
+def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
+    """counts[a, b]: how often token b follows token a in the stream `ids`."""
+    ids = torch.as_tensor(ids)
+    counts = torch.zeros(vocab_size * vocab_size)
+    counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1))
+    return counts.view(vocab_size, vocab_size)  # (vocab, vocab)
+
+
+def neighbour_log_probs(
+    counts: torch.Tensor, log_probs: torch.Tensor, left: torch.Tensor, right: torch.Tensor, smoothing: float = 0.1
+) -> torch.Tensor:
+    """A count model that reads only the two neighbours: log p(w | left, right), with p proportional to
+    p(w | left) p(w | right) / p(w); each bigram gets `smoothing` x vocab pseudo-counts spread as the unigram,
+    so a neighbour never seen in training ([MASK], say) tells it nothing."""
+    if smoothing <= 0:
+        raise ValueError(f"smoothing must be > 0 (a bigram never seen would get probability 0), got {smoothing}")
+    log_probs = log_probs.float()
+    prior = smoothing * len(log_probs) * log_probs.exp()  # (vocab,) pseudo-counts
+
+    def conditional(table: torch.Tensor) -> torch.Tensor:  # rows: smoothed p(w | the row's token)
+        table = table + prior
+        return (table / table.sum(dim=1, keepdim=True)).log()  # (vocab, vocab)
+
+    after_left = conditional(counts)[left]  # (n, vocab): log p(w | left)
+    before_right = conditional(counts.T)[right]  # (n, vocab): log p(w | right)
+    return (after_left + before_right - log_probs).log_softmax(dim=-1)  # (n, vocab)
+
+
+def neighbour_model_at_masks(
+    batches, counts: torch.Tensor, log_probs: torch.Tensor, mask_token_id: int, smoothing: float = 0.1
+) -> dict[str, float]:
+    """The neighbour count model's mean loss at the [MASK] positions of `batches`, reading the same (masked)
+    input a model sees, next to the unigram's; `ratio` is its perplexity / the unigram's, as in loss_by_corruption."""
+    count, model_loss, unigram_loss = 0, 0.0, 0.0
+    for batch in batches:
+        kind = corruption_kind(batch["input_ids"], batch["labels"], mask_token_id)  # (batch, seq)
+        rows, cols = (kind == 0).nonzero(as_tuple=True)  # [CLS]/[SEP] are never masked: cols - 1, cols + 1 exist
+        targets = batch["labels"][rows, cols]  # (n,)
+        left, right = batch["input_ids"][rows, cols - 1], batch["input_ids"][rows, cols + 1]
+        scores = neighbour_log_probs(counts, log_probs, left, right, smoothing)  # (n, vocab)
+        count += len(targets)
+        model_loss -= float(scores.gather(1, targets[:, None]).sum())
+        unigram_loss -= float(log_probs[targets].sum())
+    if count == 0:
+        raise ValueError("no [MASK] position in the batches: nothing to score")
+    return {
+        "count": count,
+        "loss": model_loss / count,
+        "unigram_loss": unigram_loss / count,
+        "ratio": math.exp((model_loss - unigram_loss) / count),
+    }
+
+
+def sinusoidal_positions(num_positions: int, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """The Transformer's position table: row p holds sin(p / base^(2i/dim)) at 2i and cos at 2i+1."""
+    if dim % 2 or dim <= 0 or num_positions <= 0 or base <= 1:
+        raise ValueError(
+            f"need an even dim > 0, num_positions > 0 and base > 1, got dim={dim}, "
+            f"num_positions={num_positions}, base={base}"
+        )
+    position = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (positions, 1)
+    frequency = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim / 2,)
+    angle = position * frequency  # (positions, dim / 2)
+    table = torch.stack([angle.sin(), angle.cos()], dim=-1)  # (positions, dim / 2, 2)
+    return table.flatten(1).float()  # (positions, dim): sin, cos, sin, cos, ...
+
+
+@torch.no_grad()
+def init_sinusoidal_positions(model, scale: float, base: float = 10000.0) -> None:
+    """Start a BERT's learned position embeddings at `scale` x the sinusoidal table (they stay trainable)."""
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    table = model.base_model.embeddings.position_embeddings.weight  # (positions, hidden)
+    table.copy_(scale * sinusoidal_positions(table.shape[0], table.shape[1], base))
+
+
 def unigram_perplexity(log_probs: torch.Tensor, targets: torch.Tensor) -> float:
     """Perplexity of a context-free model that always predicts the unigram distribution."""
     targets = targets[targets != IGNORE_INDEX]

@@ -186,6 +186,74 @@ def test_output_bias_init_makes_the_untrained_model_a_unigram_model():
         mlm.init_output_bias(model, log_probs[:10])
 
 
+def test_bigram_counts():
+    counts = mlm.bigram_counts([0, 1, 2, 0, 1], vocab_size=3)
+    assert torch.equal(counts, torch.tensor([[0.0, 2, 0], [0, 0, 1], [1, 0, 0]]))
+
+
+def test_neighbour_model_reads_both_sides_and_falls_back_to_the_unigram():
+    stream = [0, 1, 2, 0, 3, 4] * 20  # 1 and 3 both follow 0; only 1 is followed by 2
+    log_probs = mlm.unigram_log_probs(stream, vocab_size=6)
+    counts = mlm.bigram_counts(stream, vocab_size=6)
+    scores = mlm.neighbour_log_probs(counts, log_probs, torch.tensor([0, 0, 5]), torch.tensor([2, 4, 5]))
+    assert torch.allclose(scores.exp().sum(-1), torch.ones(3))
+    assert scores[0].argmax() == 1 and scores[1].argmax() == 3  # the right neighbour decides between 1 and 3
+    assert scores[0, 1].exp() > 0.9
+    # token 5 never occurs: no counts on either side, so the prediction is the unigram
+    assert torch.allclose(scores[2], log_probs.float(), atol=1e-5)
+    with pytest.raises(ValueError, match="smoothing must be > 0"):
+        mlm.neighbour_log_probs(counts, log_probs, torch.tensor([0]), torch.tensor([2]), smoothing=0.0)
+
+
+def test_neighbour_model_at_masks_scores_the_mask_positions(tokenizer):
+    ids = tokenizer(" ".join(LINES), add_special_tokens=False)["input_ids"]
+    blocks = mlm.chunk_token_stream(ids, 12, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    batches = [mlm.MLMCollator(tokenizer, 0.3, seed=0)(list(blocks))]
+    log_probs = mlm.unigram_log_probs(ids, len(tokenizer))
+    counts = mlm.bigram_counts(ids, len(tokenizer))
+    result = mlm.neighbour_model_at_masks(batches, counts, log_probs, tokenizer.mask_token_id)
+    kind = mlm.corruption_kind(batches[0]["input_ids"], batches[0]["labels"], tokenizer.mask_token_id)
+    assert result["count"] == int((kind == 0).sum()) > 0
+    targets = batches[0]["labels"][kind == 0]
+    assert result["unigram_loss"] == pytest.approx(-float(log_probs[targets].mean()))
+    assert result["ratio"] == pytest.approx(math.exp(result["loss"] - result["unigram_loss"]))
+    assert result["ratio"] < 0.5  # a two-line text repeated: the neighbours nearly give the word away
+    nothing = [{k: v[:, :1] for k, v in batches[0].items()}]  # only [CLS] columns: no [MASK]
+    with pytest.raises(ValueError, match="no \\[MASK\\] position"):
+        mlm.neighbour_model_at_masks(nothing, counts, log_probs, tokenizer.mask_token_id)
+
+
+def test_sinusoidal_positions_follow_the_formula():
+    table = mlm.sinusoidal_positions(16, 8, base=100.0)  # (positions, dim)
+    assert table.shape == (16, 8)
+    p, i = 5, 1  # the second frequency pair: columns 2 (sin) and 3 (cos)
+    angle = p / 100.0 ** (2 * i / 8)
+    assert table[p, 2] == pytest.approx(math.sin(angle)) and table[p, 3] == pytest.approx(math.cos(angle))
+    assert torch.equal(table[0, 0::2], torch.zeros(4)) and torch.equal(table[0, 1::2], torch.ones(4))
+    for bad in [dict(num_positions=4, dim=7), dict(num_positions=0, dim=8), dict(num_positions=4, dim=8, base=1.0)]:
+        with pytest.raises(ValueError, match="even dim"):
+            mlm.sinusoidal_positions(**bad)
+
+
+def test_one_linear_map_moves_every_sinusoidal_position_to_its_neighbour():
+    table = mlm.sinusoidal_positions(64, 16, base=100.0).double()  # (positions, dim)
+    shift, *_ = torch.linalg.lstsq(table[:-1], table[1:])  # (dim, dim): solve table[p] @ shift = table[p + 1]
+    assert torch.allclose(table[:-1] @ shift, table[1:], atol=1e-6)
+    noise = torch.randn(64, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)  # random positions
+    shift, *_ = torch.linalg.lstsq(noise[:-1], noise[1:])
+    assert not torch.allclose(noise[:-1] @ shift, noise[1:], atol=1e-1)
+
+
+def test_init_sinusoidal_positions_sets_a_trainable_table():
+    model = tiny_model(20)
+    mlm.init_sinusoidal_positions(model, scale=0.1, base=100.0)
+    weight = model.bert.embeddings.position_embeddings.weight  # (positions, hidden)
+    assert torch.equal(weight, 0.1 * mlm.sinusoidal_positions(*weight.shape, base=100.0))
+    assert weight.requires_grad
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        mlm.init_sinusoidal_positions(model, scale=0.0)
+
+
 def test_fill_mask_returns_top_k_per_mask(tokenizer):
     model = tiny_model(len(tokenizer))
     out = mlm.fill_mask(model, tokenizer, "to [MASK] or not to [MASK]", top_k=3)
