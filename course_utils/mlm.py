@@ -285,6 +285,8 @@ def init_output_bias(model, log_probs: torch.Tensor) -> None:
 def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
     """counts[a, b]: how often token b follows token a in the stream `ids`."""
     ids = torch.as_tensor(ids)
+    if len(ids) < 2 or ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"need 2+ token ids in [0, {vocab_size}), got {len(ids)} ids: use the tokenizer's vocab size")
     counts = torch.zeros(vocab_size * vocab_size)
     counts.index_add_(0, ids[:-1] * vocab_size + ids[1:], torch.ones(len(ids) - 1))
     return counts.view(vocab_size, vocab_size)  # (vocab, vocab)
@@ -298,6 +300,9 @@ def neighbour_log_probs(
     so a neighbour never seen in training ([MASK], say) tells it nothing."""
     if smoothing <= 0:
         raise ValueError(f"smoothing must be > 0 (a bigram never seen would get probability 0), got {smoothing}")
+    if counts.shape != (len(log_probs), len(log_probs)):
+        shapes = f"counts {tuple(counts.shape)} and log_probs {tuple(log_probs.shape)}"
+        raise ValueError(f"{shapes}: build both from one tokenizer")
     log_probs = log_probs.float()
     prior = smoothing * len(log_probs) * log_probs.exp()  # (vocab,) pseudo-counts
 
@@ -335,16 +340,19 @@ def neighbour_model_at_masks(
     }
 
 
+def sinusoidal_frequencies(dim: int, base: float = 10000.0) -> torch.Tensor:
+    """The Transformer's angular frequencies omega_i = base^(-2i/dim), one per (sin, cos) pair: 1 down to ~1/base."""
+    if dim % 2 or dim <= 0 or base <= 1:
+        raise ValueError(f"need an even dim > 0 and base > 1, got dim={dim}, base={base}")
+    return base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim / 2,)
+
+
 def sinusoidal_positions(num_positions: int, dim: int, base: float = 10000.0) -> torch.Tensor:
-    """The Transformer's position table: row p holds sin(p / base^(2i/dim)) at 2i and cos at 2i+1."""
-    if dim % 2 or dim <= 0 or num_positions <= 0 or base <= 1:
-        raise ValueError(
-            f"need an even dim > 0, num_positions > 0 and base > 1, got dim={dim}, "
-            f"num_positions={num_positions}, base={base}"
-        )
+    """The Transformer's position table: row p holds sin(p omega_i) at column 2i and cos(p omega_i) at 2i+1."""
+    if num_positions <= 0:
+        raise ValueError(f"num_positions must be > 0, got {num_positions}")
     position = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (positions, 1)
-    frequency = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (dim / 2,)
-    angle = position * frequency  # (positions, dim / 2)
+    angle = position * sinusoidal_frequencies(dim, base)  # (positions, dim / 2)
     table = torch.stack([angle.sin(), angle.cos()], dim=-1)  # (positions, dim / 2, 2)
     return table.flatten(1).float()  # (positions, dim): sin, cos, sin, cos, ...
 
@@ -354,7 +362,10 @@ def init_sinusoidal_positions(model, scale: float, base: float = 10000.0) -> Non
     """Start a BERT's learned position embeddings at `scale` x the sinusoidal table (they stay trainable)."""
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
-    table = model.base_model.embeddings.position_embeddings.weight  # (positions, hidden)
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    if not isinstance(getattr(embeddings, "position_embeddings", None), torch.nn.Embedding):
+        raise ValueError(f"{type(model).__name__} has no learned position table (embeddings.position_embeddings)")
+    table = embeddings.position_embeddings.weight  # (positions, hidden)
     table.copy_(scale * sinusoidal_positions(table.shape[0], table.shape[1], base))
 
 

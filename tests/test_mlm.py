@@ -189,6 +189,8 @@ def test_output_bias_init_makes_the_untrained_model_a_unigram_model():
 def test_bigram_counts():
     counts = mlm.bigram_counts([0, 1, 2, 0, 1], vocab_size=3)
     assert torch.equal(counts, torch.tensor([[0.0, 2, 0], [0, 0, 1], [1, 0, 0]]))
+    with pytest.raises(ValueError, match="in \\[0, 3\\)"):
+        mlm.bigram_counts([0, 3], vocab_size=3)
 
 
 def test_neighbour_model_reads_both_sides_and_falls_back_to_the_unigram():
@@ -203,6 +205,8 @@ def test_neighbour_model_reads_both_sides_and_falls_back_to_the_unigram():
     assert torch.allclose(scores[2], log_probs.float(), atol=1e-5)
     with pytest.raises(ValueError, match="smoothing must be > 0"):
         mlm.neighbour_log_probs(counts, log_probs, torch.tensor([0]), torch.tensor([2]), smoothing=0.0)
+    with pytest.raises(ValueError, match="one tokenizer"):
+        mlm.neighbour_log_probs(counts, log_probs[:5], torch.tensor([0]), torch.tensor([2]))
 
 
 def test_neighbour_model_at_masks_scores_the_mask_positions(tokenizer):
@@ -230,8 +234,10 @@ def test_sinusoidal_positions_follow_the_formula():
     angle = p / 100.0 ** (2 * i / 8)
     assert table[p, 2] == pytest.approx(math.sin(angle)) and table[p, 3] == pytest.approx(math.cos(angle))
     assert torch.equal(table[0, 0::2], torch.zeros(4)) and torch.equal(table[0, 1::2], torch.ones(4))
+    omega = mlm.sinusoidal_frequencies(8, base=100.0)  # 100^(-0/8), 100^(-2/8), 100^(-4/8), 100^(-6/8)
+    assert torch.allclose(omega, torch.tensor([1.0, 0.1**0.5, 0.1, 0.1**1.5], dtype=torch.float64))
     for bad in [dict(num_positions=4, dim=7), dict(num_positions=0, dim=8), dict(num_positions=4, dim=8, base=1.0)]:
-        with pytest.raises(ValueError, match="even dim"):
+        with pytest.raises(ValueError, match="even dim|num_positions must be > 0"):
             mlm.sinusoidal_positions(**bad)
 
 
@@ -252,6 +258,8 @@ def test_init_sinusoidal_positions_sets_a_trainable_table():
     assert weight.requires_grad
     with pytest.raises(ValueError, match="scale must be > 0"):
         mlm.init_sinusoidal_positions(model, scale=0.0)
+    with pytest.raises(ValueError, match="Linear has no learned position table"):
+        mlm.init_sinusoidal_positions(torch.nn.Linear(2, 2), scale=0.1)
 
 
 def test_fill_mask_returns_top_k_per_mask(tokenizer):
