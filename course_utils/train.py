@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from collections.abc import Callable
@@ -155,7 +154,7 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
     bar.close()
     history.seconds = time.perf_counter() - start
     if history.best is not None and "state" in history.best:  # restore the best weights
-        model.load_state_dict(history.best.pop("state"))
+        restore_trainable(model, history.best.pop("state"))
     elif ema:  # nothing chose: the average is the result
         model.load_state_dict(ema.module.state_dict())
     return history
@@ -171,7 +170,23 @@ def run_eval(model, evaluate, cfg: TrainConfig, history: History, step: int) -> 
     if cfg.best_metric:
         value, sign = metrics[cfg.best_metric], 1 if cfg.best_mode == "max" else -1
         if history.best is None or sign * value > sign * history.best[cfg.best_metric]:
-            history.best = {**metrics, "state": copy.deepcopy(model.state_dict())}
+            history.best = {**metrics, "state": trainable_state(model)}
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters that train: all a run changes, so all that "the best weights" must keep.
+
+    Frozen weights stay out: a PEFT run keeps kilobytes, not the model, and a 4-bit base's quantization
+    state (absmax, quant_map ...) is never copied back into it.
+    """
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def restore_trainable(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load `trainable_state` copies back into `model`; every name must be one of its parameters."""
+    unexpected = model.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise KeyError(f"not parameters of {type(model).__name__}: {unexpected[:5]}")
 
 
 def save_checkpoint(model, optimizer, scheduler, step: int, directory: Path) -> None:
