@@ -47,3 +47,14 @@ def test_offline_profiles_set_hub_offline(monkeypatch):
     assert "HF_HUB_OFFLINE" not in os.environ and hub_constants.HF_HUB_OFFLINE is False
     apply_profile_environment("cpu")
     assert os.environ["HF_HUB_OFFLINE"] == "1" and hub_constants.HF_HUB_OFFLINE is True
+
+
+def test_course_sizes_picks_another_profiles_sizes_for_the_same_code_path(monkeypatch):
+    from course_utils.config import NER
+
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    monkeypatch.setenv("COURSE_SIZES", "smoke")
+    assert get_profile() == "full" and NER.pick() == NER.smoke
+    monkeypatch.setenv("COURSE_SIZES", "huge")
+    with pytest.raises(ValueError, match="COURSE_SIZES='huge'"):
+        NER.pick()

@@ -92,3 +92,37 @@ def test_cpu_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(env, "cpu_has_native_bf16", lambda: True)
     assert env.pick_precision(torch.device("cpu")) == torch.bfloat16
     assert env.pick_precision(torch.device("mps")) == torch.float32
+
+
+class _FakeCapability:
+    def __init__(self, major: int) -> None:
+        self.major = major
+
+    def __call__(self, device=None) -> tuple[int, int]:
+        return (self.major, 5 if self.major == 7 else 0)
+
+
+def test_gpu_precision_follows_compute_capability_not_emulation(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # a T4 says yes
+    for major, expected in ((7, torch.float16), (8, torch.bfloat16), (9, torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", _FakeCapability(major))
+        assert env.pick_precision(torch.device("cuda")) == expected, f"compute capability {major}.x"
+
+
+def test_a_version_in_range_runs_with_a_note_and_one_outside_fails():
+    installed = env.installed_version("numpy")
+    other_pin = Requirement("numpy==0.0.1")
+    in_range = env.check_package(other_pin, Requirement(f"numpy>={installed}"))
+    assert in_range.ok and not in_range.tested and in_range.fix == ""
+    too_old = env.check_package(other_pin, Requirement("numpy>=999"))
+    assert not too_old.ok and too_old.fix == 'pip install "numpy>=999"'
+    optional = env.check_package(Requirement("no-such-package-for-the-course==1.0"), optional=True)
+    assert optional.ok and optional.installed is None
+    assert {"torch", "transformers", "datasets"} <= set(env.needed_ranges())
+
+
+def test_requirements_dev_adds_only_tools_to_the_learner_set():
+    dev = env.read_requirements(ROOT / "requirements-dev.txt")
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    tools = {"jupyter-book", "sphinx-mathjax-offline", "nbval", "pytest", "pytest-xdist", "ruff"}
+    assert {r.name for r in dev} == tools

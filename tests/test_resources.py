@@ -1,11 +1,18 @@
 import shutil
 
 import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+from standins import write_conll_parquet  # tests/standins.py: the full profile's local stand-ins
 from transformers import AutoConfig
 
-from course_utils import resources
+from course_utils import ner, resources
 from course_utils.resources import (
+    CONLL2003_SPLITS,
+    FULL_NER_REVISION,
+    DataMismatchError,
     HubUnavailableError,
+    SourceNotLoadableError,
+    classify_load_error,
     expected_sha256,
     from_pretrained,
     resolve_data,
@@ -65,3 +72,80 @@ def test_missing_data_and_source_md_are_named(monkeypatch, tmp_path):
         verified_data_file("text")
     with pytest.raises(ValueError, match=r"kind='images'"):
         verified_data_file("images")
+
+
+# --- the full profile's sources, the three errors, the overrides ------------------------------------
+
+def test_full_profile_reads_conll2003_from_its_parquet_revision(monkeypatch):
+    monkeypatch.delenv("COURSE_NER_REVISION", raising=False)
+    source = resolve_data("ner", "full")
+    assert (source.location, source.revision) == ("eriktks/conll2003", FULL_NER_REVISION)
+    assert source.expected_splits == CONLL2003_SPLITS == {"train": 14041, "dev": 3250, "test": 3453}
+    monkeypatch.setenv("COURSE_NER_REVISION", "0123abc")
+    assert resolve_data("ner", "full").revision == "0123abc"  # pin a commit
+
+
+def test_overrides_point_any_profile_at_local_copies(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_ENCODER", str(tmp_path / "bert"))
+    monkeypatch.setenv("COURSE_NER_DATA", "someone/conll-copy")
+    for profile in ("smoke", "full"):
+        model, data = resolve_model(profile), resolve_data("ner", profile)
+        assert (model.location, model.local, model.override) == (str(tmp_path / "bert"), True, "COURSE_ENCODER")
+        assert (data.location, data.local, data.expected_splits) == ("someone/conll-copy", False, None)
+    assert resolve_data("text", "full").name == "tiny Shakespeare"  # only the NER data is overridden
+
+
+def test_hub_layout_loads_through_load_dataset_renames_validation_and_keeps_two_columns(monkeypatch, tmp_path):
+    folder = write_conll_parquet(tmp_path / "conll2003")
+    monkeypatch.setenv("COURSE_NER_DATA", str(folder))
+    data = ner.load_ner_data("full")
+    assert sorted(data) == ["dev", "test", "train"] and data["dev"].column_names == ["tokens", "ner_tags"]
+    assert data["train"].features["ner_tags"].feature.names == ner.LABELS
+    assert sum(len(split) for split in data.values()) == 1696  # all of WikiGold
+
+
+def _source(**kwargs):
+    return resources.Resource("ner", "x/y", local=False, description="", revision="main", **kwargs)
+
+
+def test_data_that_differs_is_named_with_what_differs():
+    good = ner.to_dataset_dict({"train": [], "dev": [], "test": []})
+    renamed = DatasetDict({"train": good["train"], "validation": good["dev"], "test": good["test"]})
+    assert sorted(ner.check_ner_data(renamed, _source())) == ["dev", "test", "train"]
+    with pytest.raises(DataMismatchError, match=r"'x/y@main'.*splits hold .* not \{'train': 14041"):
+        ner.check_ner_data(renamed, _source(expected_splits=CONLL2003_SPLITS))
+    with pytest.raises(DataMismatchError, match=r"splits are \['test', 'train'\]"):
+        ner.check_ner_data(DatasetDict({"train": good["train"], "test": good["test"]}), _source())
+    other_order = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=["O", "B-X"]))})
+    relabelled = DatasetDict({name: Dataset.from_dict({"tokens": [], "ner_tags": []}, features=other_order)
+                              for name in ("train", "validation", "test")})
+    with pytest.raises(DataMismatchError, match=r"ner_tags labels \['O', 'B-X'\]"):
+        ner.check_ner_data(relabelled, _source())
+
+
+def test_three_kinds_of_load_failure_get_three_messages(tmp_path):
+    script = classify_load_error(_source(), RuntimeError("Dataset scripts are no longer supported, but found y.py"))
+    assert isinstance(script, SourceNotLoadableError) and FULL_NER_REVISION in str(script)
+    offline = classify_load_error(_source(), ConnectionError("Couldn't reach 'x/y' on the Hub (OfflineModeIsEnabled)"))
+    assert isinstance(offline, HubUnavailableError) and "--download-full" in str(offline)
+    local = resources.Resource("ner", str(tmp_path), True, "", override="COURSE_NER_DATA")
+    missing = classify_load_error(local, FileNotFoundError("no data files"))
+    assert isinstance(missing, FileNotFoundError) and "COURSE_NER_DATA" in str(missing)
+    mismatch = resources.data_mismatch(_source(), "its splits are ['train']")
+    assert isinstance(mismatch, DataMismatchError) and "train/validation/test" in str(mismatch)
+
+
+def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_snapshot(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(tmp_path / repo_id)
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot)
+    paths = resources.download_full(tmp_path)
+    (model_id, model_kw), (data_id, data_kw) = calls
+    assert model_id == "bert-base-cased" and "*.safetensors" in model_kw["allow_patterns"]
+    assert not any(p.endswith((".h5", ".msgpack", ".bin")) for p in model_kw["allow_patterns"])  # no TF/Flax/pickles
+    assert (data_id, data_kw["revision"], data_kw["repo_type"]) == ("eriktks/conll2003", FULL_NER_REVISION, "dataset")
+    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA"}

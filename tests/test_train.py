@@ -117,3 +117,19 @@ BAD_OPTIONS = [{"ema_decay": 1.0}, {"ema_decay": 0.0}, {"layer_lr_decay": 0.0}, 
 def test_bad_fine_tuning_options_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         TrainConfig(lr=1e-3, **bad)
+
+
+def test_best_weights_are_the_trainable_parameters_only():
+    from course_utils.train import restore_trainable, trainable_state
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)  # a frozen base, as in PEFT (or a 4-bit base with its quantization state)
+    best = trainable_state(model)
+    assert set(best) == {"1.weight", "1.bias"}
+    frozen = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[1].weight.add_(1.0)
+    restore_trainable(model, best)
+    assert torch.equal(model[1].weight, best["1.weight"]) and torch.equal(model[0].weight, frozen)
+    with pytest.raises(KeyError, match="not parameters of Sequential"):
+        restore_trainable(model, {"2.weight": torch.zeros(1)})
