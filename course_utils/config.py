@@ -176,7 +176,7 @@ MLM = Profiles(
         time_budget_s=660,
         train_mlm_probability=0.5,
         eval_every=500,
-        max_unigram_ratio=0.3,  # the goal is 0.5; measured 0.12 (script, see above)
+        max_unigram_ratio=0.3,  # the target is 0.5; measured 0.12 (see above)
         max_mask_ratio=0.4,  # measured 0.18 (script); on the plateau it was 0.95
         position_init_scale=0.08,
         position_init_base=100.0,
@@ -198,7 +198,7 @@ MLM = Profiles(
         max_unigram_ratio=0.5,
         max_mask_ratio=0.5,
         position_init_scale=0.08,
-        position_init_base=100.0,  # as in cpu; untested at 128 positions (no GPU lent so far)
+        position_init_base=100.0,  # as in cpu; not yet run at 128 positions
         dropout=0.1,
     ),
 )
