@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class GpuInfo:
     compute_capability: str
     bf16: bool
     tf32: bool  # TF32 tensor cores exist from compute capability 8.0 (Ampere)
+    kernels: bool = True  # this PyTorch build carries kernels for the GPU's architecture
 
 
 @dataclass
@@ -107,15 +109,35 @@ class EnvReport:
     packages: list[PackageCheck] = field(default_factory=list)
 
 
+_ARCH = re.compile(r"(sm|compute)_(\d+)(\d)([af]?)$")
+
+
+def has_kernels_for(capability: str, arch_list: list[str]) -> bool:
+    """Whether a build compiled for `arch_list` (torch.cuda.get_arch_list()) runs on `capability`."""
+    major, minor = (int(part) for part in capability.split("."))
+    for arch in arch_list:
+        match = _ARCH.match(arch)
+        if match is None:
+            continue
+        kind, a_major, a_minor, suffix = match[1], int(match[2]), int(match[3]), match[4]
+        if kind == "compute" and not suffix and (a_major, a_minor) <= (major, minor):
+            return True  # PTX: the driver compiles it for any newer GPU
+        if kind == "sm" and a_major == major and (a_minor == minor or (suffix != "a" and a_minor < minor)):
+            return True  # machine code runs on its own major version, same or newer minor
+    return False
+
+
 def gpu_info(index: int) -> GpuInfo:
-    """Name, memory, compute capability, bf16 and TF32 support of CUDA device `index`."""
+    """Name, memory, compute capability, bf16, TF32 and kernel support of CUDA device `index`."""
     props = torch.cuda.get_device_properties(index)
+    capability = f"{props.major}.{props.minor}"
     return GpuInfo(
         name=props.name,
         memory_gib=props.total_memory / 2**30,
-        compute_capability=f"{props.major}.{props.minor}",
+        compute_capability=capability,
         bf16=props.major >= 8,
         tf32=props.major >= 8,
+        kernels=has_kernels_for(capability, torch.cuda.get_arch_list()),
     )
 
 
@@ -217,6 +239,12 @@ def format_report(report: EnvReport) -> str:
             f"GPU {i}         {gpu.name}, {gpu.memory_gib:.1f} GiB, compute capability "
             f"{gpu.compute_capability}, bf16 {'yes' if gpu.bf16 else 'no'}, TF32 {'yes' if gpu.tf32 else 'no'}"
         )
+        if not gpu.kernels:
+            lines.append(
+                f"  FAIL: this PyTorch has no kernels for compute capability {gpu.compute_capability} "
+                "('no kernel image is available for execution on the device'); install a PyTorch "
+                "build whose torch.cuda.get_arch_list() includes it (an older release, for an old GPU)"
+            )
     if not report.gpus:
         lines.append("GPU           none: the course runs in the cpu profile (smoke for tests)")
     lines.append("")

@@ -496,7 +496,8 @@ def load_finetuned(directory: Path):
     if not (directory / METRICS_FILE).is_file():
         raise FileNotFoundError(
             f"no fine-tuned NER model in {directory}: run notebooks/04_bert_ner_finetuning.ipynb first, "
-            "in the same COURSE_PROFILE (it saves the model there)"
+            "in the same COURSE_PROFILE (it saves the model there). On Colab each notebook gets a new "
+            "machine: let chapter 04's first cell mount Google Drive, and mount the same Drive here"
         )
     model = BertForTokenClassification.from_pretrained(directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)

@@ -126,3 +126,20 @@ def test_requirements_dev_adds_only_tools_to_the_learner_set():
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
     tools = {"jupyter-book", "sphinx-mathjax-offline", "nbval", "pytest", "pytest-xdist", "ruff"}
     assert {r.name for r in dev} == tools
+
+
+def test_kernels_for_a_gpu_come_from_its_major_version_or_from_ptx():
+    wheel = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]
+    assert env.has_kernels_for("8.9", wheel), "sm_86 machine code runs on an 8.9 GPU"
+    assert env.has_kernels_for("7.5", wheel) and env.has_kernels_for("12.1", wheel)
+    assert not env.has_kernels_for("6.1", wheel), "a Pascal GPU: 'no kernel image is available'"
+    assert env.has_kernels_for("13.0", ["compute_120"]), "PTX is compiled by the driver for newer GPUs"
+    assert not env.has_kernels_for("9.1", ["sm_90a"]) and env.has_kernels_for("9.0", ["sm_90a"])
+    assert not env.has_kernels_for("8.0", []), "a CPU-only build has no GPU kernels"
+
+
+def test_report_says_how_to_fix_a_gpu_without_kernels():
+    gpu = env.GpuInfo("Tesla P100", 16.0, "6.0", bf16=False, tf32=False, kernels=False)
+    report = env.EnvReport("Linux", "3.11", 4, 16.0, "2.13.0", "12.8", "9", True, gpus=[gpu])
+    text = env.format_report(report)
+    assert "no kernel image is available" in text and "get_arch_list" in text

@@ -37,7 +37,8 @@ def test_first_cell_sets_up_colab_from_the_configured_repository_and_prints_the_
     for path in NOTEBOOKS:
         first = code_cells(path)[0]
         assert '"google.colab" in sys.modules' in first, path.name
-        assert re.findall(r"https://github\.com/\S+", first) == [url], f"{path.name}: use repository.url of _config.yml"
+        urls = re.findall(r"https://github\.com/[^\s\"]+", first)
+        assert urls == [url], f"{path.name}: use repository.url of _config.yml"
         assert "print(banner(" in first, f"{path.name}: the first cell prints profile, device and versions"
 
 
