@@ -62,12 +62,16 @@ class LayerNormFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        """dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sigma with g = dy * weight; dw, db summed over the batch."""
+        """dx = (g - mean(g) - x_hat mean(g x_hat)) / sigma with g = dy * weight."""
         x_hat, rstd, weight = ctx.saved_tensors
         dims = ctx.dims
         batch_dims = tuple(range(grad_out.dim() - len(dims)))
         g = grad_out * weight  # gradient w.r.t. x_hat
-        dx = rstd * (g - g.mean(dim=dims, keepdim=True) - x_hat * (g * x_hat).mean(dim=dims, keepdim=True))
+        dx = rstd * (
+            g
+            - g.mean(dim=dims, keepdim=True)
+            - x_hat * (g * x_hat).mean(dim=dims, keepdim=True)
+        )
         dweight = (grad_out * x_hat).sum(dim=batch_dims)
         dbias = grad_out.sum(dim=batch_dims)
         return dx, dweight, dbias, None, None
@@ -129,11 +133,15 @@ class EncoderBlock(nn.Module):
     def _attend(self, x, pad_mask):
         return self.attn(x, x, x, key_padding_mask=pad_mask, need_weights=False)[0]
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, pad_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.placement == "post":
             x = self.norm1(x + self._attend(x, pad_mask))  # (batch, seq, hidden)
             return self.norm2(x + self.ffn(x))
-        x = x + self._attend(self.norm1(x), pad_mask)  # the residual path never passes through a norm
+        x = x + self._attend(
+            self.norm1(x), pad_mask
+        )  # the residual path never passes through a norm
         return x + self.ffn(self.norm2(x))
 
 

@@ -70,25 +70,37 @@ def inject_lora(
     dropout: float = 0.0,
     trainable: tuple[str, ...] = ("classifier",),
 ) -> list[str]:
-    """Freeze `model`, wrap every nn.Linear whose name ends with a target in LoRALinear; return the wrapped names.
+    """Freeze `model`, wrap each targeted nn.Linear in LoRALinear; return their names.
 
-    Modules whose name starts with one of `trainable` (the new task head) stay fully trainable.
+    Modules whose name starts with one of `trainable` (the new head) stay trainable.
     """
     if r <= 0:
         raise ValueError(f"LoRA rank r must be a positive integer, got r={r!r}")
     linears = _linear_names(model)
-    chosen = [n for n in linears if n.split(".")[-1] in target_modules and not n.startswith(trainable)]
+    chosen = [
+        n
+        for n in linears
+        if n.split(".")[-1] in target_modules and not n.startswith(trainable)
+    ]
     if not chosen:
         suffixes = sorted({n.split(".")[-1] for n in linears})
         raise ValueError(
-            f"target_modules={list(target_modules)} match no nn.Linear in {type(model).__name__}; "
+            f"target_modules={list(target_modules)} match no nn.Linear in "
+            f"{type(model).__name__}; "
             f"the last name parts of its linear layers are {suffixes}"
         )
     for p in model.parameters():
         p.requires_grad_(False)
     for name in chosen:
-        _set_module(model, name, LoRALinear(model.get_submodule(name), r, alpha, dropout))
-    set_trainable(model, lambda name, _: name.startswith(trainable) or name.split(".")[-1] in ("lora_A", "lora_B"))
+        _set_module(
+            model, name, LoRALinear(model.get_submodule(name), r, alpha, dropout)
+        )
+    set_trainable(
+        model,
+        lambda name, _: (
+            name.startswith(trainable) or name.split(".")[-1] in ("lora_A", "lora_B")
+        ),
+    )
     return chosen
 
 

@@ -69,11 +69,15 @@ def cross_entropy(
     return per_row.sum() / keep.sum()  # divide by the rows that count, not by N
 
 
-def one_hot_target(labels: torch.Tensor, num_classes: int, label_smoothing: float = 0.0) -> torch.Tensor:
-    """The target distribution: one-hot, or (1 - eps) one-hot + eps / C with label smoothing."""
+def one_hot_target(
+    labels: torch.Tensor, num_classes: int, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """The target: one-hot, or (1 - eps) one-hot + eps / C with label smoothing."""
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    onehot = torch.nn.functional.one_hot(labels, num_classes).to(torch.get_default_dtype())
+    onehot = torch.nn.functional.one_hot(labels, num_classes).to(
+        torch.get_default_dtype()
+    )
     return (1 - label_smoothing) * onehot + label_smoothing / num_classes
 
 

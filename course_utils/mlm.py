@@ -113,23 +113,38 @@ def mask_tokens(
     mlm_probability: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking: select mlm_probability of the non-special tokens; of those 80% -> [MASK], 10% random, 10% kept.
+    """BERT masking: select mlm_probability of the non-special tokens; of those
+    80% -> [MASK], 10% random, 10% kept.
 
-    Returns (inputs, labels): labels hold the original id at selected positions and -100 elsewhere.
+    Returns (inputs, labels): labels hold the original id at selected positions, -100
+    elsewhere.
     """
     if not 0.0 < mlm_probability < 1.0:
         raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
     if special_mask.shape != input_ids.shape:
-        raise ValueError(f"special_mask {tuple(special_mask.shape)} must match input_ids {tuple(input_ids.shape)}")
+        raise ValueError(
+            f"special_mask {tuple(special_mask.shape)} must match "
+            f"input_ids {tuple(input_ids.shape)}"
+        )
     shape = input_ids.shape
     inputs, labels = input_ids.clone(), input_ids.clone()
-    prob = torch.full(shape, mlm_probability).masked_fill(special_mask.bool(), 0.0)  # never select [CLS]/[SEP]/[PAD]
+    prob = torch.full(shape, mlm_probability).masked_fill(
+        special_mask.bool(), 0.0
+    )  # never select [CLS]/[SEP]/[PAD]
     selected = torch.bernoulli(prob, generator=generator).bool()
-    labels[~selected] = IGNORE_INDEX  # -100: cross_entropy skips every unselected position
-    to_mask = torch.bernoulli(torch.full(shape, 0.8), generator=generator).bool() & selected
+    labels[~selected] = (
+        IGNORE_INDEX  # -100: cross_entropy skips every unselected position
+    )
+    to_mask = (
+        torch.bernoulli(torch.full(shape, 0.8), generator=generator).bool() & selected
+    )
     inputs[to_mask] = mask_token_id
     # half of the remaining 20% get a random token; the other half stay unchanged
-    to_random = torch.bernoulli(torch.full(shape, 0.5), generator=generator).bool() & selected & ~to_mask
+    to_random = (
+        torch.bernoulli(torch.full(shape, 0.5), generator=generator).bool()
+        & selected
+        & ~to_mask
+    )
     random_ids = torch.randint(vocab_size, shape, generator=generator)
     inputs[to_random] = random_ids[to_random]
     return inputs, labels

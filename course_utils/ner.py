@@ -278,12 +278,19 @@ def allowed_transitions(id2label: dict) -> torch.Tensor:
 
 
 def constrained_decode(log_probs: torch.Tensor, id2label: dict) -> list[int]:
-    """Viterbi: the most probable label sequence that is valid IOB2 (no sentence starts with, no O precedes, I-X)."""
+    """Viterbi: the most probable valid IOB2 sequence (I-X never after O or first)."""
     allowed = allowed_transitions(id2label)  # (labels, labels)
-    start = torch.tensor([-math.inf if id2label[j].startswith("I-") else 0.0 for j in range(len(id2label))])
+    start = torch.tensor(
+        [
+            -math.inf if id2label[j].startswith("I-") else 0.0
+            for j in range(len(id2label))
+        ]
+    )
     score, back = start + log_probs[0], []  # (labels,)
     for emission in log_probs[1:]:
-        best, previous = (score[:, None] + allowed).max(dim=0)  # (labels,): the best predecessor of each label
+        best, previous = (score[:, None] + allowed).max(
+            dim=0
+        )  # (labels,): the best predecessor of each label
         back.append(previous)
         score = best + emission
     path = [int(score.argmax())]
@@ -443,13 +450,15 @@ def fine_tune(
     head_lr_scale: float = 1.0,
     ema_decay: float | None = None,
 ) -> FineTuneResult:
-    """Train `model` on tokenized['train'] with the shared loop; keep the epoch with the best dev entity F1."""
+    """Train on tokenized['train'] with the shared loop; keep the best dev entity F1."""
     from course_utils.env import PeakMemory, pick_device
 
     device = pick_device()
     lengths = [len(ids) for ids in tokenized["train"]["input_ids"]]
     loader = torch.utils.data.DataLoader(
-        tokenized["train"], batch_sampler=LengthGroupedSampler(lengths, batch_size), collate_fn=collate
+        tokenized["train"],
+        batch_sampler=LengthGroupedSampler(lengths, batch_size),
+        collate_fn=collate,
     )
     steps = num_epochs * len(loader)
     cfg = TrainConfig(
@@ -468,9 +477,13 @@ def fine_tune(
         return {k: result[k] for k in ("loss", "precision", "recall", "f1")}
 
     with PeakMemory(device) as peak:
-        history = train(model, loader, cfg, evaluate=dev_scores, device=device, progress=progress)
+        history = train(
+            model, loader, cfg, evaluate=dev_scores, device=device, progress=progress
+        )
     epochs = len(history.steps) / len(loader)
-    return FineTuneResult(history, epochs, (history.seconds - history.eval_seconds) / epochs, peak.mb)
+    return FineTuneResult(
+        history, epochs, (history.seconds - history.eval_seconds) / epochs, peak.mb
+    )
 
 
 METRICS_FILE = "course_metrics.json"

@@ -93,19 +93,39 @@ class Int8Embedding(nn.Module):
         return f"{self.q.shape[0]}, {self.q.shape[1]}, int8 per row"
 
 
-def quantize_int8(model: nn.Module, method: str = "int8-dynamic", embeddings: bool = True) -> nn.Module:
-    """torchao in place: int8 per-row weights for every nn.Linear (int8 activations too for 'int8-dynamic').
+def quantize_int8(
+    model: nn.Module, method: str = "int8-dynamic", embeddings: bool = True
+) -> nn.Module:
+    """torchao in place: int8 per-row weights for every nn.Linear (and int8 activations
+    for 'int8-dynamic').
 
-    `embeddings=True` also stores every nn.Embedding as an Int8Embedding: they are half of a small encoder.
+    `embeddings=True` also stores every nn.Embedding as an Int8Embedding: the tables are
+    half of a small encoder.
     """
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+    from torchao.quantization import (
+        Int8DynamicActivationInt8WeightConfig,
+        Int8WeightOnlyConfig,
+        quantize_,
+    )
 
     check_quantizable(model, method)
     if method not in ("int8-dynamic", "int8-weight-only"):
-        raise ValueError(f"quantize_int8 does int8-dynamic or int8-weight-only; {method} loads with bitsandbytes")
-    quantize_(model, Int8DynamicActivationInt8WeightConfig() if method == "int8-dynamic" else Int8WeightOnlyConfig())
+        raise ValueError(
+            f"quantize_int8 does int8-dynamic or int8-weight-only; "
+            f"{method} loads with bitsandbytes"
+        )
+    quantize_(
+        model,
+        Int8DynamicActivationInt8WeightConfig()
+        if method == "int8-dynamic"
+        else Int8WeightOnlyConfig(),
+    )
     if embeddings:
-        names = [name for name, module in model.named_modules() if isinstance(module, nn.Embedding)]
+        names = [
+            name
+            for name, module in model.named_modules()
+            if isinstance(module, nn.Embedding)
+        ]
         for name in names:
             parent, _, child = name.rpartition(".")
             owner = model.get_submodule(parent) if parent else model
@@ -145,15 +165,19 @@ def prunable_weights(model: nn.Module, skip: tuple[str, ...] = ("classifier",)) 
     return [(m, "weight") for n, m in model.named_modules() if isinstance(m, nn.Linear) and not n.startswith(skip)]
 
 
-def magnitude_prune(model: nn.Module, sparsity: float, skip: tuple[str, ...] = ("classifier",)) -> float:
-    """Zero the `sparsity` fraction of smallest |w| across all linear weights (global); return the sparsity reached."""
+def magnitude_prune(
+    model: nn.Module, sparsity: float, skip: tuple[str, ...] = ("classifier",)
+) -> float:
+    """Zero the smallest |w| across all linear weights; return the sparsity reached."""
     from torch.nn.utils import prune
 
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity is a fraction in [0, 1), got {sparsity}")
     targets = prunable_weights(model, skip)
     if sparsity > 0:
-        prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=sparsity)
+        prune.global_unstructured(
+            targets, pruning_method=prune.L1Unstructured, amount=sparsity
+        )
         for module, name in targets:
             prune.remove(module, name)  # bake the mask into the weight
     zeros = sum(int((m.weight == 0).sum()) for m, _ in targets)

@@ -101,30 +101,55 @@ def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     return model(**batch).loss
 
 
-def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_loss, device=None, progress=True):
-    """Train `model` on `train_loader`; `evaluate(model) -> dict` is called every eval_every steps or epoch."""
+def train(
+    model,
+    train_loader,
+    cfg: TrainConfig,
+    evaluate=None,
+    loss_fn=default_loss,
+    device=None,
+    progress=True,
+):
+    """Train `model` on `train_loader`, calling `evaluate(model) -> dict` as it goes."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if any(p.device != device for p in model.parameters()):  # bitsandbytes models are placed at load time
+    if any(
+        p.device != device for p in model.parameters()
+    ):  # bitsandbytes models are placed at load time
         model.to(device)
     model.train()
     total = cfg.max_steps or cfg.num_epochs * len(train_loader)
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     schedule = linear_warmup_decay(cfg.warmup_steps, total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)  # scales every group's own lr
-    amp_dtype = pick_precision(device) if cfg.mixed_precision else torch.float32  # weights stay fp32 either way
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # fp16 needs loss scaling
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, schedule
+    )  # scales every group's own lr
+    amp_dtype = (
+        pick_precision(device) if cfg.mixed_precision else torch.float32
+    )  # weights stay fp32 either way
+    scaler = torch.amp.GradScaler(
+        "cuda", enabled=amp_dtype == torch.float16
+    )  # fp16 needs loss scaling
     history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
     ema_fn = get_ema_multi_avg_fn(cfg.ema_decay or 0.0)
-    ema = AveragedModel(model, multi_avg_fn=ema_fn) if cfg.ema_decay else None  # a resumed run restarts the average
-    start, bar = time.perf_counter(), tqdm(total=total, initial=step, disable=not progress, desc="train")
+    ema = (
+        AveragedModel(model, multi_avg_fn=ema_fn) if cfg.ema_decay else None
+    )  # a resumed run restarts the average
+    start, bar = (
+        time.perf_counter(),
+        tqdm(total=total, initial=step, disable=not progress, desc="train"),
+    )
     while step < total:
         for batch in train_loader:
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype != torch.float32):
+            with torch.autocast(
+                device.type, dtype=amp_dtype, enabled=amp_dtype != torch.float32
+            ):
                 loss = loss_fn(model, batch)
             scaler.scale(loss).backward()  # a no-op scale unless fp16
             scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm or float("inf"))
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), cfg.max_grad_norm or float("inf")
+            )
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
@@ -133,11 +158,19 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
                 ema.update_parameters(model)
             step += 1
             history.steps.append(
-                {"step": step, "loss": loss.item(), "lr": cfg.lr * schedule(step), "grad_norm": float(grad_norm)}
+                {
+                    "step": step,
+                    "loss": loss.item(),
+                    "lr": cfg.lr * schedule(step),
+                    "grad_norm": float(grad_norm),
+                }
             )
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - start > cfg.time_budget_s
+            out_of_time = (
+                cfg.time_budget_s is not None
+                and time.perf_counter() - start > cfg.time_budget_s
+            )
             end_of_epoch = step % len(train_loader) == 0
             if evaluate and (
                 (cfg.eval_every and step % cfg.eval_every == 0)
@@ -147,7 +180,9 @@ def train(model, train_loader, cfg: TrainConfig, evaluate=None, loss_fn=default_
             ):
                 run_eval(ema.module if ema else model, evaluate, cfg, history, step)
                 if cfg.checkpoint_dir:
-                    save_checkpoint(model, optimizer, scheduler, step, cfg.checkpoint_dir)
+                    save_checkpoint(
+                        model, optimizer, scheduler, step, cfg.checkpoint_dir
+                    )
             if step >= total or out_of_time:
                 total = step
                 break

@@ -1,4 +1,5 @@
-"""Open a built book page in headless Chromium with the network off and check the math rendered.
+"""Open the built book in headless Chromium with the network off: the math renders, and no
+chapter's code scrolls sideways on a laptop screen.
 
 Usage: python tests/render_check.py _build/smoke/_build/html
 Writes render-check.png beside the html folder. Exits non-zero with a reason when the check fails.
@@ -6,6 +7,8 @@ Writes render-check.png beside the html folder. Exits non-zero with a reason whe
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
@@ -15,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 PAGE = "notebooks/01_environment_check.html"
+CHAPTERS = "notebooks/[0-9][0-9]_*.html"
+WINDOW_WIDTH = 1440  # a laptop screen: the theme's article column is at its widest (88 columns of code)
 
 
 def chromium_command(url: str, *extra: str) -> list[str]:
@@ -34,13 +39,46 @@ def chromium_command(url: str, *extra: str) -> list[str]:
         "--proxy-server=127.0.0.1:9",  # any http(s) request would fail: only file:// can load
         f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
         "--virtual-time-budget=15000",
-        "--window-size=1200,1600",
+        f"--window-size={WINDOW_WIDTH},1600",
         *extra,
         url,
     ]
     can_unshare = subprocess.run(["unshare", "-n", "true"], check=False, capture_output=True).returncode == 0
     no_network = ["unshare", "-n"] if can_unshare else []
     return [*no_network, browser, *flags]
+
+
+# Measures, after layout, every code block of a chapter's cells: input code must not scroll sideways.
+OVERFLOW_SCRIPT = """
+<script>
+window.addEventListener("load", () => {
+  const wide = [];
+  document.querySelectorAll("div.cell_input pre").forEach((pre, i) => {
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const line = pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+      wide.push(`block ${i}: ${pre.scrollWidth}px in ${pre.clientWidth}px: ${line.trim().slice(0, 60)}`);
+    }
+  });
+  document.body.setAttribute("data-overflow", JSON.stringify(wide));
+});
+</script>
+"""
+
+
+def wide_code_blocks(page: Path) -> list[str]:
+    """Input code blocks of `page` that scroll sideways in a WINDOW_WIDTH-pixel window."""
+    probe = page.with_name(f"_overflow_probe_{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", OVERFLOW_SCRIPT + "</body>"),
+                     encoding="utf-8")
+    try:
+        dom = subprocess.run(chromium_command(probe.resolve().as_uri(), "--dump-dom"), check=False,
+                             capture_output=True, text=True, timeout=180).stdout
+    finally:
+        probe.unlink()
+    found = re.search(r'data-overflow="([^"]*)"', dom)
+    if found is None:
+        raise RuntimeError(f"{page}: the overflow probe did not run (no data-overflow in the DOM)")
+    return json.loads(html.unescape(found.group(1)))
 
 
 def main(html_dir: str) -> None:
@@ -71,6 +109,14 @@ def main(html_dir: str) -> None:
     )
     assert rendered >= math_in_source, "MathJax did not typeset the page's math with the network off"
     assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot was written"
+
+    chapters = sorted(Path(html_dir).glob(CHAPTERS))
+    assert chapters, f"no chapter pages under {html_dir}"
+    wide = {page.name: blocks for page in chapters if (blocks := wide_code_blocks(page))}
+    print(f"{len(chapters)} chapters at {WINDOW_WIDTH} px: "
+          f"{sum(map(len, wide.values()))} code blocks scroll sideways")
+    assert not wide, "code wider than the page (keep notebook lines within 88 columns):\n" + "\n".join(
+        f"  {name}: {block}" for name, blocks in wide.items() for block in blocks)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+BOOK_PAGES = ("design_notes", "glossary", "references")
 
 
 def code_cells(path: Path) -> list[str]:
@@ -29,7 +30,9 @@ def test_notebooks_are_stored_without_outputs():
 def test_toc_lists_intro_then_every_chapter_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert toc["root"] == "book/intro"
-    assert [c["file"] for c in toc["chapters"]] == [f"notebooks/{p.stem}" for p in NOTEBOOKS]
+    files = [c["file"] for c in toc["chapters"]]
+    assert files[: len(NOTEBOOKS)] == [f"notebooks/{p.stem}" for p in NOTEBOOKS]
+    assert files[len(NOTEBOOKS) :] == [f"book/{name}" for name in BOOK_PAGES], "reference pages follow"
 
 
 def test_first_cell_sets_up_colab_from_the_configured_repository_and_prints_the_banner():
@@ -52,3 +55,9 @@ def test_book_builds_offline_math_and_executes_with_cache_by_default():
     assert CONFIG["execute"]["execute_notebooks"] == "cache"
     assert "sphinx-mathjax-offline" in CONFIG["sphinx"]["extra_extensions"]
     assert not CONFIG["sphinx"]["config"]["mathjax_path"].startswith("http")
+
+
+def test_code_is_shown_highlighted_never_printed_as_text():
+    for path in NOTEBOOKS:
+        for cell in code_cells(path):
+            assert "getsource" not in cell, f"{path.name}: show(obj) displays highlighted code"

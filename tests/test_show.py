@@ -1,0 +1,50 @@
+"""Package code shown in a notebook: highlighted HTML, the real source, no sideways scrolling."""
+
+import functools
+import json
+import re
+from pathlib import Path
+
+from IPython.display import Code
+
+from course_utils import layers, lora, losses, mlm, ner, quant, show, train
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = {"layers": layers, "losses": losses, "lora": lora, "mlm": mlm, "ner": ner, "quant": quant,
+           "train_module": train}
+
+
+def shown_in_notebooks() -> list[object]:
+    """Every object a chapter passes to show(), e.g. show(ner.fine_tune)."""
+    found = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for call in re.findall(r"^show\(([\w., ]+)\)", "".join(cell["source"]), flags=re.MULTILINE):
+                for dotted in call.split(","):
+                    module, *attrs = dotted.strip().split(".")
+                    found.append(functools.reduce(getattr, attrs, MODULES[module]))
+    return found
+
+
+PAGE_COLUMNS = 88
+
+
+def test_source_is_the_code_itself():
+    text = show.source(losses.softmax, losses.log_softmax)
+    assert text.startswith("def softmax(") and "\n\ndef log_softmax(" in text
+
+
+def test_shown_code_is_highlighted_html(capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr(show, "display", shown.append)
+    show.show(losses.softmax)
+    (code,) = shown
+    assert isinstance(code, Code) and "<span" in code._repr_html_()
+
+
+def test_code_the_chapters_show_fits_the_page():
+    shown = shown_in_notebooks()
+    assert len(shown) >= 10, "the chapters show the package's central functions"
+    for obj in shown:
+        long = [line for line in show.source(obj).splitlines() if len(line) > PAGE_COLUMNS]
+        assert not long, f"{obj.__qualname__}: {len(long)} lines over {PAGE_COLUMNS} columns: {long[0]}"
