@@ -1,7 +1,8 @@
 """Colab: install course_utils beside Colab's own PyTorch and keep saved models on Google Drive.
 
 Every chapter's first cell clones the course into `/content/course` and calls `setup` there.
-Only the standard library is used before pip has run.
+Before pip has run, this module needs only the standard library (and the package's
+`__init__`, only PyTorch, which every Colab runtime has).
 """
 
 from __future__ import annotations
@@ -37,16 +38,8 @@ def install_command(package_dir: Path, gpu: bool, constraints: Path) -> list[str
 
 def keep_installed(packages: tuple[str, ...] = ("torch",)) -> str:
     """Constraint lines that pin what the runtime brings (Colab's CUDA build of PyTorch)."""
-    return "".join(f"{name}=={metadata.version(name)}\n" for name in packages
-                   if _installed(name))
-
-
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+    versions = installed_versions()
+    return "".join(f"{name}=={versions[name]}\n" for name in packages if name in versions)
 
 
 def installed_versions() -> dict[str, str]:
