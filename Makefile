@@ -46,7 +46,8 @@ LATE_NOTEBOOKS := notebooks/05_peft_and_quantization.ipynb
 NBVAL := COURSE_PROFILE=smoke $(GUARD) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider -q
 
 notebooks: $(STAMP)
-	$(NBVAL) $(filter-out $(LATE_NOTEBOOKS),$(wildcard notebooks/[0-9][0-9]_*.ipynb)) -n 2 --dist loadfile
+	$(NBVAL) $(filter-out $(LATE_NOTEBOOKS),$(wildcard notebooks/[0-9][0-9]_*.ipynb)) notebooks/solutions.ipynb \
+		-n 2 --dist loadfile
 	$(NBVAL) $(LATE_NOTEBOOKS)
 
 # The full profile's code path (cased encoder, Hub-style parquet data, validation -> dev, feature checks,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import torch
+
+if TYPE_CHECKING:
+    from course_utils.train import TrainConfig
 
 PROFILES = ("smoke", "cpu", "full")
 OFFLINE_PROFILES = ("smoke", "cpu")
@@ -119,6 +122,18 @@ class MLMConfig:
     dropout: float = 0.0  # ~1M tokens, seen a few times: the model underfits, dropout only slows it
     seed: int = 0
 
+    def train_config(self) -> TrainConfig:
+        """The loop's settings: max_steps steps, evaluated every eval_every."""
+        from course_utils.train import TrainConfig  # the loop imports torch.optim, tqdm ...: only when used
+
+        return TrainConfig(
+            lr=self.lr,
+            max_steps=self.max_steps,
+            time_budget_s=self.time_budget_s,
+            warmup_steps=self.warmup_steps,
+            eval_every=self.eval_every,
+        )
+
 
 MLM = Profiles(
     smoke=MLMConfig(
@@ -216,6 +231,12 @@ class LayerNormConfig:
     timing_repeats: int
     compile_timing: bool  # time a torch.compile'd LayerNorm (compiling takes ~40 s on 2 cores)
 
+    def train_config(self, lr: float, warmup_steps: int) -> TrainConfig:
+        """One placement run's loop settings: `steps` steps, three evaluations."""
+        from course_utils.train import TrainConfig
+
+        return TrainConfig(lr=lr, max_steps=self.steps, warmup_steps=warmup_steps, eval_every=max(1, self.steps // 3))
+
 
 LAYERNORM = Profiles(
     smoke=LayerNormConfig(
@@ -312,6 +333,25 @@ class NERConfig:
     head_lr_scale: float = 1.0  # the new classifier's lr, as a multiple of lr
     ema_decay: float | None = None  # evaluate and keep a moving average of the weights (None: the weights)
 
+    def train_config(self, steps_per_epoch: int) -> TrainConfig:
+        """The loop's settings for this recipe, keeping the weights with the best dev F1."""
+        from course_utils.train import TrainConfig
+
+        return TrainConfig(
+            lr=self.lr,
+            num_epochs=self.num_epochs,
+            warmup_steps=int(self.warmup_ratio * self.num_epochs * steps_per_epoch),
+            time_budget_s=self.time_budget_s,
+            best_metric="f1",
+            layer_lr_decay=self.layer_lr_decay,
+            head_lr_scale=self.head_lr_scale,
+            ema_decay=self.ema_decay,
+        )
+
+    def plain(self) -> NERConfig:
+        """The same run with one learning rate for every layer and the raw weights (no moving average)."""
+        return replace(self, layer_lr_decay=1.0, head_lr_scale=1.0, ema_decay=None)
+
 
 NER = Profiles(
     smoke=NERConfig(
@@ -387,6 +427,10 @@ class PEFTConfig:
     latency_repeats: int
     compile_latency: bool  # torch.compile the fp32 and int8 models for the latency table (slow on 2 cores)
     prune_sparsities: tuple[float, ...]
+
+    def run_config(self, ner: NERConfig, lr: float) -> NERConfig:
+        """A PEFT method's run: chapter 04's data and batch size, its own lr, this chapter's epochs, plain loop."""
+        return replace(ner.plain(), lr=lr, num_epochs=self.num_epochs)
 
 
 PEFT = Profiles(

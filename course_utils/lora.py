@@ -56,12 +56,6 @@ def _linear_names(model: nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
 
 
-def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
-    """Replace the submodule at dotted path `name`."""
-    parent_name, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
-
-
 def inject_lora(
     model: nn.Module,
     target_modules: tuple[str, ...] = ("query", "value"),
@@ -92,9 +86,8 @@ def inject_lora(
     for p in model.parameters():
         p.requires_grad_(False)
     for name in chosen:
-        _set_module(
-            model, name, LoRALinear(model.get_submodule(name), r, alpha, dropout)
-        )
+        wrapped = LoRALinear(model.get_submodule(name), r, alpha, dropout)
+        model.set_submodule(name, wrapped)  # replace the layer at its dotted path
     set_trainable(
         model,
         lambda name, _: (
@@ -108,7 +101,7 @@ def merge_lora(model: nn.Module) -> int:
     """Replace every LoRALinear by its merged nn.Linear; return how many were merged."""
     names = [name for name, module in model.named_modules() if isinstance(module, LoRALinear)]
     for name in names:
-        _set_module(model, name, model.get_submodule(name).merged())
+        model.set_submodule(name, model.get_submodule(name).merged())
     return len(names)
 
 

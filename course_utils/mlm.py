@@ -6,10 +6,15 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
 from course_utils.losses import IGNORE_INDEX
+from course_utils.train import History, train
+
+if TYPE_CHECKING:
+    from course_utils.config import MLMConfig
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -76,6 +81,8 @@ class MLMData:
     held_ids: list[int]
     train_blocks: torch.Tensor  # (num_train_blocks, block_size)
     held_blocks: torch.Tensor  # (num_held_blocks, block_size)
+    num_lines: int  # corpus lines used, both splits
+    held_lines: list[str]  # the held-out lines as text
 
 
 def prepare_mlm_data(lines: list[str], vocab_size: int, block_size: int, held_fraction: float = 0.1) -> MLMData:
@@ -93,7 +100,25 @@ def prepare_mlm_data(lines: list[str], vocab_size: int, block_size: int, held_fr
         held_ids,
         chunk_token_stream(train_ids, block_size, cls, sep),
         chunk_token_stream(held_ids, block_size, cls, sep),
+        len(lines),
+        lines[cut:],
     )
+
+
+class CorpusSizes(Protocol):
+    """What `load_mlm_data` reads from a chapter config (chapters 02 and 03 both have these fields)."""
+
+    corpus_lines: int | None  # None: the whole corpus
+    vocab_size: int
+    block_size: int
+
+
+def load_mlm_data(cfg: CorpusSizes) -> MLMData:
+    """The course corpus (tiny Shakespeare, checksum-verified): its first `corpus_lines` lines, tokenized, chunked."""
+    from course_utils.resources import verified_data_file
+
+    lines = read_corpus(verified_data_file("text"))[: cfg.corpus_lines]
+    return prepare_mlm_data(lines, cfg.vocab_size, cfg.block_size)
 
 
 def held_out_batches(data: MLMData, batch_size: int = 64, seed: int = 1) -> list[dict[str, torch.Tensor]]:
@@ -227,6 +252,17 @@ def evaluate_mlm(model: torch.nn.Module, batches, device: torch.device | str | N
         raise ValueError("no masked token in the evaluation batches: the perplexity is undefined")
     mean = total_loss / total_masked
     return {"loss": mean, "perplexity": math.exp(mean), "masked_tokens": total_masked}
+
+
+def pretrain(model, data: MLMData, cfg: MLMConfig, evaluate=None, progress: bool = True) -> History:
+    """Pretrain on the training blocks, masked afresh at `cfg.train_mlm_probability`, with the shared loop."""
+    loader = torch.utils.data.DataLoader(
+        list(data.train_blocks),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=MLMCollator(data.tokenizer, cfg.train_mlm_probability, seed=cfg.seed),
+    )
+    return train(model, loader, cfg.train_config(), evaluate=evaluate, loss_fn=masked_only_loss, progress=progress)
 
 
 CORRUPTIONS = ("mask", "random", "kept")  # what the input shows at a scored position (BERT's 80/10/10)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from course_utils.device import time_calls
 
 # --- from scratch ------------------------------------------------------------------------------------
 
@@ -127,9 +128,8 @@ def quantize_int8(
             if isinstance(module, nn.Embedding)
         ]
         for name in names:
-            parent, _, child = name.rpartition(".")
-            owner = model.get_submodule(parent) if parent else model
-            setattr(owner, child, Int8Embedding(getattr(owner, child)))
+            table = Int8Embedding(model.get_submodule(name))
+            model.set_submodule(name, table)
     return model
 
 
@@ -146,15 +146,8 @@ def size_on_disk_mb(model_or_state: nn.Module | dict) -> float:
 def latency_ms(model: nn.Module, batch: dict, repeats: int = 10, warmup: int = 2) -> float:
     """Median wall time of one forward pass on `batch`, in milliseconds."""
     model.eval()
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        model(**batch)
-        if torch.cuda.is_available() and next(model.parameters()).is_cuda:
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    device = next(model.parameters()).device
+    return 1000 * statistics.median(time_calls(lambda: model(**batch), repeats, warmup, device))
 
 
 # --- pruning ----------------------------------------------------------------------------------------------

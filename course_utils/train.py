@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from course_utils.env import pick_precision
+from course_utils.device import pick_precision
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class TrainConfig:
 
     lr: float
     num_epochs: int = 1
-    max_steps: int | None = None  # stop early after this many optimizer steps
+    max_steps: int | None = None  # the run's length in optimizer steps, however many epochs (overrides num_epochs)
     time_budget_s: float | None = None  # ... or after this many seconds of training
     warmup_steps: int = 0
     weight_decay: float = 0.01
@@ -33,7 +33,7 @@ class TrainConfig:
     eval_every: int | None = None  # evaluate every N steps; None: after each epoch
     best_metric: str | None = None  # keep the weights with the best value of this eval metric
     best_mode: str = "max"
-    mixed_precision: bool = True  # autocast to env.pick_precision: bf16/fp16 on CUDA, bf16 on CPUs with bf16 hardware
+    mixed_precision: bool = True  # autocast to device.pick_precision: bf16/fp16 on CUDA, bf16 on bf16 CPUs
     checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from course_utils import ner
+from course_utils import ner_data, tagging
 from course_utils.resources import LOCAL_DATA, data_dir
 
 # The Hub copy's columns besides tokens and ner_tags (the course reads only those two); values here are all 0
@@ -24,10 +24,10 @@ CHUNK_NAMES = ["O", *(f"{p}-{t}" for t in ("ADJP", "ADVP", "CONJP", "INTJ", "LST
                                            "VP") for p in ("B", "I"))]
 
 
-def wikigold_splits() -> dict[str, list[ner.Sentence]]:
+def wikigold_splits() -> dict[str, list[ner_data.Sentence]]:
     """WikiGold split by document, as the offline profiles split it."""
     folder, name = LOCAL_DATA["ner"]
-    return ner.split_by_document(ner.read_conll(data_dir() / folder / name, scheme="iob1"))
+    return ner_data.split_by_document(ner_data.read_conll(data_dir() / folder / name, scheme="iob1"))
 
 
 def write_conll_parquet(folder: Path) -> Path:
@@ -39,7 +39,7 @@ def write_conll_parquet(folder: Path) -> Path:
         "tokens": Sequence(Value("string")),
         "pos_tags": Sequence(ClassLabel(names=POS_NAMES)),
         "chunk_tags": Sequence(ClassLabel(names=CHUNK_NAMES)),
-        "ner_tags": Sequence(ClassLabel(names=ner.LABELS)),
+        "ner_tags": Sequence(ClassLabel(names=tagging.LABELS)),
     })
     for split, rows in wikigold_splits().items():
         name = "validation" if split == "dev" else split  # the Hub's name for dev
@@ -48,7 +48,7 @@ def write_conll_parquet(folder: Path) -> Path:
             "tokens": [s.tokens for s in rows],
             "pos_tags": [[0] * len(s.tokens) for s in rows],
             "chunk_tags": [[0] * len(s.tokens) for s in rows],
-            "ner_tags": [[ner.LABEL2ID[t] for t in s.tags] for s in rows],
+            "ner_tags": [[tagging.LABEL2ID[t] for t in s.tags] for s in rows],
         }
         path = folder / "conll2003" / name / "0000.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,17 @@ import os
 import pytest
 import torch
 
-from course_utils.config import ENV_CHECK, PROFILES, Profiles, apply_profile_environment, get_profile
+from course_utils.config import (
+    ENV_CHECK,
+    LAYERNORM,
+    MLM,
+    NER,
+    PEFT,
+    PROFILES,
+    Profiles,
+    apply_profile_environment,
+    get_profile,
+)
 
 
 def test_profile_from_environment(monkeypatch):
@@ -58,3 +68,22 @@ def test_course_sizes_picks_another_profiles_sizes_for_the_same_code_path(monkey
     monkeypatch.setenv("COURSE_SIZES", "huge")
     with pytest.raises(ValueError, match="COURSE_SIZES='huge'"):
         NER.pick()
+
+
+def test_chapter_configs_turn_into_the_loops_config():
+    mlm, ner, peft = MLM.pick("cpu"), NER.pick("cpu"), PEFT.pick("cpu")
+    loop = mlm.train_config()
+    assert (loop.lr, loop.max_steps, loop.warmup_steps, loop.eval_every) == (
+        mlm.lr, mlm.max_steps, mlm.warmup_steps, mlm.eval_every
+    )
+    loop = ner.train_config(steps_per_epoch=100)
+    assert loop.warmup_steps == int(ner.warmup_ratio * ner.num_epochs * 100) and loop.best_metric == "f1"
+    assert (loop.layer_lr_decay, loop.head_lr_scale, loop.ema_decay) == (
+        ner.layer_lr_decay, ner.head_lr_scale, ner.ema_decay
+    )
+    run = peft.run_config(ner, lr=1e-3)
+    assert (run.lr, run.num_epochs, run.batch_size, run.layer_lr_decay, run.ema_decay) == (
+        1e-3, peft.num_epochs, ner.batch_size, 1.0, None
+    )
+    ln = LAYERNORM.pick("cpu").train_config(lr=3e-3, warmup_steps=50)
+    assert (ln.max_steps, ln.warmup_steps) == (LAYERNORM.pick("cpu").steps, 50)

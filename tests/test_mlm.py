@@ -1,10 +1,13 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
 from course_utils import mlm
+from course_utils.config import LAYERNORM, MLM
+from course_utils.resources import verified_data_file
 
 LINES = ["To be, or not to be, that is the question:", "Whether 'tis nobler in the mind to suffer"] * 20
 
@@ -291,3 +294,23 @@ def test_prepare_mlm_data_splits_without_overlap_and_fixes_eval_masks():
     assert all(torch.equal(a["labels"], b["labels"]) for a, b in zip(first, again, strict=True))
     with pytest.raises(ValueError, match="held_fraction"):
         mlm.prepare_mlm_data(lines, 80, 10, held_fraction=1.0)
+
+
+def test_load_mlm_data_reads_the_configs_corpus_sizes():
+    cfg = MLM.pick("smoke")
+    data = mlm.load_mlm_data(cfg)
+    assert data.num_lines == cfg.corpus_lines and len(data.tokenizer) <= cfg.vocab_size
+    lines = mlm.read_corpus(verified_data_file("text"))[: cfg.corpus_lines]
+    assert data.held_lines == lines[int(0.9 * len(lines)) :]
+    assert data.train_blocks.shape[1] == cfg.block_size
+    assert mlm.load_mlm_data(LAYERNORM.pick("smoke")).num_lines == LAYERNORM.pick("smoke").corpus_lines
+
+
+def test_pretrain_runs_the_configs_steps_on_masked_blocks():
+    lines = [f"line number {i} of the play" for i in range(200)]
+    data = mlm.prepare_mlm_data(lines, vocab_size=80, block_size=10)
+    cfg = replace(MLM.pick("smoke"), max_steps=6, eval_every=3, warmup_steps=1, batch_size=8)
+    torch.manual_seed(0)
+    held = mlm.held_out_batches(data, 8)
+    history = mlm.pretrain(tiny_model(len(data.tokenizer)), data, cfg, lambda m: mlm.evaluate_mlm(m, held), False)
+    assert [s["step"] for s in history.steps] == list(range(1, 7)) and [e["step"] for e in history.evals] == [3, 6]

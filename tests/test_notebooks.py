@@ -9,6 +9,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+SOLUTIONS = ROOT / "notebooks" / "solutions.ipynb"
 BOOK_PAGES = ("design_notes", "glossary", "references")
 
 
@@ -21,7 +22,7 @@ def test_there_are_notebooks():
 
 
 def test_notebooks_are_stored_without_outputs():
-    for path in NOTEBOOKS:
+    for path in [*NOTEBOOKS, SOLUTIONS]:
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name}: strip outputs"
@@ -32,7 +33,8 @@ def test_toc_lists_intro_then_every_chapter_in_order():
     assert toc["root"] == "book/intro"
     files = [c["file"] for c in toc["chapters"]]
     assert files[: len(NOTEBOOKS)] == [f"notebooks/{p.stem}" for p in NOTEBOOKS]
-    assert files[len(NOTEBOOKS) :] == [f"book/{name}" for name in BOOK_PAGES], "reference pages follow"
+    assert files[len(NOTEBOOKS)] == "notebooks/solutions", "the solutions follow the chapters"
+    assert files[len(NOTEBOOKS) + 1 :] == [f"book/{name}" for name in BOOK_PAGES], "reference pages follow"
 
 
 def test_first_cell_sets_up_colab_from_the_configured_repository_and_prints_the_banner():
@@ -61,3 +63,21 @@ def test_code_is_shown_highlighted_never_printed_as_text():
     for path in NOTEBOOKS:
         for cell in code_cells(path):
             assert "getsource" not in cell, f"{path.name}: show(obj) displays highlighted code"
+
+
+def test_exercises_leave_the_answer_to_the_learner_and_link_their_solution():
+    solutions = "\n".join(code_cells(SOLUTIONS))
+    checked = 0
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        for before, answer, check in zip(cells, cells[1:], cells[2:], strict=False):  # overlapping triples
+            called = re.findall(r"exercises\.(check_\w+)\(", "".join(check["source"]))
+            if not called:
+                continue
+            checked += 1
+            assert "".join(answer["source"]).rstrip().endswith("...  # your code here"), (
+                f"{path.name}: the answer cell before {called[0]} is the learner's to write"
+            )
+            assert "(solutions.ipynb)" in "".join(before["source"]), f"{path.name}: link {called[0]}'s solution"
+            assert f"exercises.{called[0]}(" in solutions, f"the solutions page runs {called[0]} too"
+    assert checked >= 9

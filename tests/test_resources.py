@@ -5,7 +5,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 from standins import write_conll_parquet  # tests/standins.py: the full profile's local stand-ins
 from transformers import AutoConfig
 
-from course_utils import ner, resources
+from course_utils import ner_data, resources, tagging
 from course_utils.resources import (
     CONLL2003_SPLITS,
     FULL_NER_REVISION,
@@ -98,9 +98,9 @@ def test_overrides_point_any_profile_at_local_copies(monkeypatch, tmp_path):
 def test_hub_layout_loads_through_load_dataset_renames_validation_and_keeps_two_columns(monkeypatch, tmp_path):
     folder = write_conll_parquet(tmp_path / "conll2003")
     monkeypatch.setenv("COURSE_NER_DATA", str(folder))
-    data = ner.load_ner_data("full")
+    data = ner_data.load_ner_data("full")
     assert sorted(data) == ["dev", "test", "train"] and data["dev"].column_names == ["tokens", "ner_tags"]
-    assert data["train"].features["ner_tags"].feature.names == ner.LABELS
+    assert data["train"].features["ner_tags"].feature.names == tagging.LABELS
     assert sum(len(split) for split in data.values()) == 1696  # all of WikiGold
 
 
@@ -109,18 +109,18 @@ def _source(**kwargs):
 
 
 def test_data_that_differs_is_named_with_what_differs():
-    good = ner.to_dataset_dict({"train": [], "dev": [], "test": []})
+    good = ner_data.to_dataset_dict({"train": [], "dev": [], "test": []})
     renamed = DatasetDict({"train": good["train"], "validation": good["dev"], "test": good["test"]})
-    assert sorted(ner.check_ner_data(renamed, _source())) == ["dev", "test", "train"]
+    assert sorted(ner_data.check_ner_data(renamed, _source())) == ["dev", "test", "train"]
     with pytest.raises(DataMismatchError, match=r"'x/y@main'.*splits hold .* not \{'train': 14041"):
-        ner.check_ner_data(renamed, _source(expected_splits=CONLL2003_SPLITS))
+        ner_data.check_ner_data(renamed, _source(expected_splits=CONLL2003_SPLITS))
     with pytest.raises(DataMismatchError, match=r"splits are \['test', 'train'\]"):
-        ner.check_ner_data(DatasetDict({"train": good["train"], "test": good["test"]}), _source())
+        ner_data.check_ner_data(DatasetDict({"train": good["train"], "test": good["test"]}), _source())
     other_order = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=["O", "B-X"]))})
     relabelled = DatasetDict({name: Dataset.from_dict({"tokens": [], "ner_tags": []}, features=other_order)
                               for name in ("train", "validation", "test")})
     with pytest.raises(DataMismatchError, match=r"ner_tags labels \['O', 'B-X'\]"):
-        ner.check_ner_data(relabelled, _source())
+        ner_data.check_ner_data(relabelled, _source())
 
 
 def test_three_kinds_of_load_failure_get_three_messages(tmp_path):

@@ -5,13 +5,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from IPython.display import Code
 
-from course_utils import layers, lora, losses, mlm, ner, quant, show, train
+from course_utils import layers, lora, losses, mlm, ner, ner_data, quant, show, tagging, train
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = {"layers": layers, "losses": losses, "lora": lora, "mlm": mlm, "ner": ner, "quant": quant,
-           "train_module": train}
+MODULES = {"layers": layers, "losses": losses, "lora": lora, "mlm": mlm, "ner": ner, "ner_data": ner_data,
+           "quant": quant, "tagging": tagging, "train_module": train}
 
 
 def shown_in_notebooks() -> list[object]:
@@ -48,3 +49,19 @@ def test_code_the_chapters_show_fits_the_page():
     for obj in shown:
         long = [line for line in show.source(obj).splitlines() if len(line) > PAGE_COLUMNS]
         assert not long, f"{obj.__qualname__}: {len(long)} lines over {PAGE_COLUMNS} columns: {long[0]}"
+
+
+def test_tables_are_markdown_with_escaped_cells(monkeypatch):
+    rows = [{"measure": "test F1", "this run": "0.742"}, {"measure": "a | b", "this run": 3}]
+    assert show.markdown_table(rows).splitlines() == [
+        "| measure | this run |",
+        "|---|---|",
+        "| test F1 | 0.742 |",
+        "| a \\| b | 3 |",
+    ]
+    shown = []
+    monkeypatch.setattr(show, "display", shown.append)
+    show.table(rows)
+    assert shown[0].data == show.markdown_table(rows)
+    with pytest.raises(ValueError, match=r"rows \[1\]"):
+        show.markdown_table([{"a": 1}, {"b": 2}])

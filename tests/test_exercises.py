@@ -1,0 +1,48 @@
+"""The exercises' self-checks: a stub is 'not attempted', a wrong answer fails (the solutions pass: nbval)."""
+
+import pytest
+import torch
+
+from course_utils import exercises
+
+STUB_CHECKS = [
+    (exercises.check_softmax_t, lambda z, T: None),
+    (exercises.check_unchanged_fraction, lambda p, V: None),
+    (exercises.check_gradient_row_sums, lambda z, y: None),
+    (exercises.check_rms_norm_backward, lambda x, g: None),
+    (exercises.check_layernorm_counts, lambda b, s, h: None),
+    (exercises.check_invariance_gap, lambda x, a, b: None),
+    (exercises.check_lora_all_linear_count, lambda d, d_ff, layers, r: None),
+    (exercises.check_int4_absmax, lambda w: None),
+    (exercises.check_update_rank, lambda layer: None),
+]
+
+WRONG_ANSWERS = [
+    (exercises.check_softmax_t, lambda z, T: torch.softmax(z, dim=-1)),  # ignores T
+    (exercises.check_unchanged_fraction, lambda p, V: 0.1 * p + 0.01),
+    (exercises.check_gradient_row_sums, lambda z, y: torch.ones(len(y), dtype=z.dtype)),
+    (exercises.check_rms_norm_backward, lambda x, g: g),  # forgets the normalisation
+    (exercises.check_layernorm_counts, lambda b, s, h: {"parameters": h, "statistics": b * s}),
+    (exercises.check_invariance_gap, lambda x, a, b: 1.0),
+    (exercises.check_lora_all_linear_count, lambda d, d_ff, layers, r: layers * r * 6 * 2 * d),
+    (exercises.check_int4_absmax, lambda w: w.round()),
+    (exercises.check_update_rank, lambda layer: layer.r + 1),
+]
+
+
+def test_every_check_is_covered():
+    names = {name for name in dir(exercises) if name.startswith("check_")}
+    assert {check.__name__ for check, _ in STUB_CHECKS} == names
+
+
+@pytest.mark.parametrize(("check", "stub"), STUB_CHECKS, ids=lambda x: getattr(x, "__name__", ""))
+def test_a_stub_is_not_attempted_and_points_to_the_solutions(check, stub, capsys):
+    check(stub)
+    out = capsys.readouterr().out
+    assert "not attempted yet" in out and "solutions" in out and "correct" not in out
+
+
+@pytest.mark.parametrize(("check", "wrong"), WRONG_ANSWERS, ids=lambda x: getattr(x, "__name__", ""))
+def test_a_wrong_answer_fails(check, wrong):
+    with pytest.raises(AssertionError):
+        check(wrong)
