@@ -102,7 +102,7 @@ def check_invariance_gap(gap: Callable) -> None:
         return
     assert gap(x, 3.0, -7.0) < 1e-4 and gap(x, 0.5, 100.0) < 1e-4, "eps = 1e-5 moves it only slightly"
     assert gap(x, -1.0, 0.0) > 1, "a negative scale flips the sign: not an invariance"
-    correct("03.3", "which is why a LayerNorm after each residual addition fixes the scale drift of section 1")
+    correct("03.3", "whatever scale the stream has drifted to, a LayerNorm hands on unit scale")
 
 
 # --- chapter 05 ---------------------------------------------------------------------------------
