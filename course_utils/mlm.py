@@ -117,6 +117,8 @@ def load_mlm_data(cfg: CorpusSizes) -> MLMData:
     """The course corpus (tiny Shakespeare, checksum-verified): its first `corpus_lines` lines, tokenized, chunked."""
     from course_utils.resources import verified_data_file
 
+    if cfg.corpus_lines is not None and cfg.corpus_lines < 20:
+        raise ValueError(f"corpus_lines={cfg.corpus_lines}: use None (the whole corpus) or at least 20 lines")
     lines = read_corpus(verified_data_file("text"))[: cfg.corpus_lines]
     return prepare_mlm_data(lines, cfg.vocab_size, cfg.block_size)
 

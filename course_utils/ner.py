@@ -98,6 +98,10 @@ def fine_tune(
     model, data: NERData, cfg: NERConfig, progress: bool = True
 ) -> FineTuneResult:
     """Train with the shared loop and `cfg`'s recipe; keep the best dev entity F1."""
+    empty = [name for name in ("train", "dev") if len(data.tokenized[name]) == 0]
+    if empty:
+        splits = " and ".join(empty)
+        raise ValueError(f"the {splits} split is empty: check the data and the limits")
     device = pick_device()
     lengths = [len(ids) for ids in data.tokenized["train"]["input_ids"]]
     loader = torch.utils.data.DataLoader(

@@ -314,3 +314,8 @@ def test_pretrain_runs_the_configs_steps_on_masked_blocks():
     held = mlm.held_out_batches(data, 8)
     history = mlm.pretrain(tiny_model(len(data.tokenizer)), data, cfg, lambda m: mlm.evaluate_mlm(m, held), False)
     assert [s["step"] for s in history.steps] == list(range(1, 7)) and [e["step"] for e in history.evals] == [3, 6]
+
+
+def test_load_mlm_data_refuses_a_corpus_too_small_to_split():
+    with pytest.raises(ValueError, match="corpus_lines=0: use None"):
+        mlm.load_mlm_data(replace(MLM.pick("smoke"), corpus_lines=0))

@@ -99,3 +99,11 @@ def test_new_token_classifier_has_the_label_set_and_a_seeded_head():
     assert first.config.id2label == dict(enumerate(tagging.LABELS)) and first.num_labels == 9
     assert torch.equal(first.classifier.weight, again.classifier.weight)
     assert not torch.equal(first.classifier.weight, ner.new_token_classifier(seed=4, quiet=True).classifier.weight)
+
+
+def test_fine_tune_names_an_empty_split(tiny_ner):
+    model, tokenizer = tiny_ner
+    data = ner_data.to_dataset_dict({"train": [], "dev": ner_data.read_conll(verified_data_file("ner"))[:4]})
+    tokenized = data.map(lambda ex: ner_data.tokenize_and_align(ex, tokenizer, 32), batched=True)
+    with pytest.raises(ValueError, match="the train split is empty"):
+        ner.fine_tune(model, ner_data.NERData(tokenized, ner_data.make_collator(tokenizer)), NER.pick("smoke"))
