@@ -106,7 +106,7 @@ def fine_tune(
     lengths = [len(ids) for ids in data.tokenized["train"]["input_ids"]]
     loader = torch.utils.data.DataLoader(
         data.tokenized["train"],
-        batch_sampler=LengthGroupedSampler(lengths, cfg.batch_size),
+        batch_sampler=LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed),
         collate_fn=data.collate,
     )
 

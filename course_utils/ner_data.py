@@ -237,14 +237,14 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int = 0, g
 
 
 class LengthGroupedSampler(torch.utils.data.Sampler):
-    """Yields length-grouped batches, reshuffled every epoch."""
+    """Yields length-grouped batches, reshuffled every epoch; another seed, another sequence of orders."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int = 0) -> None:
         self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
         self.num_batches = len(length_grouped_batches(lengths, batch_size, seed))
 
     def __iter__(self):
-        batches = length_grouped_batches(self.lengths, self.batch_size, self.seed + self.epoch)
+        batches = length_grouped_batches(self.lengths, self.batch_size, self.seed * 10_000 + self.epoch)
         self.epoch += 1
         return iter(batches)
 

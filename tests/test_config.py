@@ -78,12 +78,22 @@ def test_chapter_configs_turn_into_the_loops_config():
     )
     loop = ner.train_config(steps_per_epoch=100)
     assert loop.warmup_steps == int(ner.warmup_ratio * ner.num_epochs * 100) and loop.best_metric == "f1"
-    assert (loop.layer_lr_decay, loop.head_lr_scale, loop.ema_decay) == (
+    tricks = ner.with_tricks().train_config(steps_per_epoch=100)
+    assert (tricks.layer_lr_decay, tricks.head_lr_scale, tricks.ema_decay) == (
         ner.layer_lr_decay, ner.head_lr_scale, ner.ema_decay
     )
-    run = peft.run_config(ner, lr=1e-3)
-    assert (run.lr, run.num_epochs, run.batch_size, run.layer_lr_decay, run.ema_decay) == (
-        1e-3, peft.num_epochs, ner.batch_size, 1.0, None
+    plain = ner.plain().train_config(steps_per_epoch=100)
+    assert (plain.layer_lr_decay, plain.head_lr_scale, plain.ema_decay) == (1.0, 1.0, None)
+    run = peft.run_config(ner, lr=1e-3, seed=2)
+    assert (run.lr, run.num_epochs, run.batch_size, run.tricks, run.seed) == (
+        1e-3, ner.num_epochs, ner.batch_size, False, 2
     )
     ln = LAYERNORM.pick("cpu").train_config(lr=3e-3, warmup_steps=50)
     assert (ln.max_steps, ln.warmup_steps) == (LAYERNORM.pick("cpu").steps, 50)
+
+
+def test_every_profile_runs_distinct_seeds():
+    for profile in ("smoke", "cpu", "full"):
+        seeds = NER.pick(profile).seeds
+        assert seeds and len(set(seeds)) == len(seeds), profile
+    assert len(NER.pick("cpu").seeds) >= 3, "the headline comparison needs a spread"

@@ -118,6 +118,16 @@ def test_collator_pads_labels_with_ignore_index_and_sampler_reshuffles():
     assert len(first) == len(sampler) and first != second
 
 
+def test_sampler_seeds_give_other_orders_not_shifted_epochs():
+    lengths = [3 + (i * 7) % 40 for i in range(200)]
+
+    def two_epochs(seed: int) -> list[list[list[int]]]:
+        sampler = ner_data.LengthGroupedSampler(lengths, 8, seed)
+        return [list(sampler), list(sampler)]
+
+    assert two_epochs(1)[0] not in two_epochs(0)  # seed 1's first epoch is not seed 0's second
+
+
 def test_limit_sentences_keeps_the_first_rows_of_each_split():
     data = ner_data.to_dataset_dict(ner_data.split_by_document(ner_data.read_conll(verified_data_file("ner"))))
     sizes = {name: len(split) for name, split in data.items()}

@@ -1,0 +1,88 @@
+"""How sure is a score: bootstrap intervals over test sentences, mean and spread over seeds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from course_utils.tagging import entities
+
+
+def entity_counts(true_tags: list[list[str]], pred_tags: list[list[str]]) -> torch.Tensor:
+    """(sentences, 3): entities matched exactly, predicted and true, per sentence (IOB2 tags)."""
+    rows = []
+    for true, pred in zip(true_tags, pred_tags, strict=True):
+        gold, guessed = set(entities(true)), set(entities(pred))
+        rows.append((len(gold & guessed), len(guessed), len(gold)))
+    return torch.tensor(rows, dtype=torch.float64).reshape(-1, 3)
+
+
+def f1_from_counts(counts: torch.Tensor) -> torch.Tensor:
+    """Micro F1 = 2 matched / (predicted + true), summed over the sentence axis (-2)."""
+    totals = counts.sum(dim=-2)  # (..., 3)
+    denominator = totals[..., 1] + totals[..., 2]
+    return torch.where(denominator > 0, 2 * totals[..., 0] / denominator.clamp(min=1), 0.0)
+
+
+def resampled_f1(runs: list[torch.Tensor], resamples: int, seed: int) -> torch.Tensor:
+    """(resamples,): the runs' mean F1 on test sets drawn with replacement, the same draw for every run."""
+    n = _same_sentences(runs)
+    picks = torch.randint(n, (resamples, n), generator=torch.Generator().manual_seed(seed))  # (B, n)
+    times = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, picks, torch.ones(resamples, n).double())
+    totals = torch.stack([times @ run for run in runs])  # (runs, B, 3): each resampled test set's sums
+    return f1_from_counts(totals.unsqueeze(-2)).mean(dim=0)  # (runs, B) -> (B,)
+
+
+def _same_sentences(runs: list[torch.Tensor]) -> int:
+    """The common number of sentences of the runs' count tables; a clear error otherwise."""
+    if not runs:
+        raise ValueError("no runs to score: pass one (sentences, 3) count table per run")
+    sizes = {len(run) for run in runs}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"every run must be scored on the same non-empty test set; sentence counts {sorted(sizes)}")
+    return sizes.pop()
+
+
+@dataclass(frozen=True)
+class Score:
+    """A method's test F1: the mean over seeds, their spread, and a bootstrap interval over sentences."""
+
+    mean: float
+    sd: float  # across seeds (nan with one seed)
+    low: float  # the percentile interval of the seed-mean over resampled test sets
+    high: float
+    seeds: int
+
+    def __str__(self) -> str:
+        spread = f" ± {self.sd:.3f}" if self.seeds > 1 else ""
+        return f"{self.mean:.3f}{spread} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def score(runs: list[torch.Tensor], resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Score:
+    """Mean and sd of F1 over the runs (one count table per seed) and its bootstrap interval."""
+    _same_sentences(runs)
+    f1s = torch.stack([f1_from_counts(run) for run in runs])
+    low, high = percentile_interval(resampled_f1(runs, resamples, seed), level)
+    sd = float(f1s.std()) if len(runs) > 1 else math.nan  # the n-1 (sample) standard deviation
+    return Score(float(f1s.mean()), sd, low, high, len(runs))
+
+
+def difference(
+    runs_a: list[torch.Tensor], runs_b: list[torch.Tensor], resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean F1 of a minus b and its paired bootstrap interval (both scored on each resampled test set)."""
+    _same_sentences([*runs_a, *runs_b])
+    a, b = resampled_f1(runs_a, resamples, seed), resampled_f1(runs_b, resamples, seed)  # same draws
+    observed = score(runs_a, resamples=1).mean - score(runs_b, resamples=1).mean
+    return (observed, *percentile_interval(a - b, level))
+
+
+def percentile_interval(samples: torch.Tensor, level: float = 0.95) -> tuple[float, float]:
+    """The central `level` share of `samples`: (low, high)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level is a probability in (0, 1), got {level}")
+    tail = (1 - level) / 2
+    low, high = torch.quantile(samples.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64))
+    return float(low), float(high)

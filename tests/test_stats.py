@@ -1,0 +1,78 @@
+import math
+import random
+
+import pytest
+import torch
+
+from course_utils import stats
+from course_utils.tagging import entity_scores, to_iob2
+
+TYPES = ("PER", "ORG", "LOC", "MISC")
+
+
+def random_tags(rng: random.Random, length: int) -> list[str]:
+    """A random valid IOB2 sequence."""
+    raw = [rng.choice(["O", "O", "O", *(f"I-{t}" for t in TYPES), *(f"B-{t}" for t in TYPES)]) for _ in range(length)]
+    return to_iob2(raw)
+
+
+def noisy_copy(rng: random.Random, tags: list[str], flip: float) -> list[str]:
+    """`tags` with a share `flip` of the positions redrawn (a model's predictions)."""
+    return to_iob2([random_tags(rng, 1)[0] if rng.random() < flip else t for t in tags])
+
+
+def corpus(seed: int, sentences: int, flip: float = 0.2):
+    rng = random.Random(seed)
+    true = [random_tags(rng, rng.randint(0, 12)) for _ in range(sentences)]
+    return true, [noisy_copy(rng, t, flip) for t in true]
+
+
+def test_f1_from_counts_is_seqevals_strict_micro_f1():
+    for seed in range(5):
+        true, pred = corpus(seed, 60)
+        ours = float(stats.f1_from_counts(stats.entity_counts(true, pred)))
+        assert ours == pytest.approx(entity_scores(true, pred)["f1"], abs=1e-12)
+
+
+def test_no_entities_scores_zero():
+    counts = stats.entity_counts([["O", "O"]], [["O", "O"]])
+    assert counts.tolist() == [[0.0, 0.0, 0.0]] and float(stats.f1_from_counts(counts)) == 0.0
+
+
+def test_interval_holds_the_estimate_and_narrows_with_more_sentences():
+    widths = []
+    for sentences in (50, 800):
+        true, pred = corpus(1, sentences)
+        s = stats.score([stats.entity_counts(true, pred)], resamples=500)
+        assert s.low <= s.mean <= s.high and s.seeds == 1 and math.isnan(s.sd)
+        widths.append(s.high - s.low)
+    assert widths[1] < widths[0] / 2  # ~1/sqrt(n): 4x narrower for 16x the sentences
+
+
+def test_seeds_give_mean_and_sample_sd():
+    true, _ = corpus(2, 80)
+    rng = random.Random(3)
+    runs = [stats.entity_counts(true, [noisy_copy(rng, t, flip) for t in true]) for flip in (0.1, 0.2, 0.3)]
+    f1s = torch.tensor([float(stats.f1_from_counts(r)) for r in runs])
+    s = stats.score(runs, resamples=300)
+    assert s.mean == pytest.approx(float(f1s.mean())) and s.sd == pytest.approx(float(f1s.std(correction=1)))
+    assert str(s).startswith(f"{s.mean:.3f} ± {s.sd:.3f} [")
+
+
+def test_paired_difference():
+    true, pred = corpus(4, 100)
+    same = [stats.entity_counts(true, pred)]
+    assert stats.difference(same, same, resamples=200) == (0.0, 0.0, 0.0)  # the draws are shared
+    perfect = [stats.entity_counts(true, true)]
+    gap, low, high = stats.difference(perfect, same, resamples=500)
+    assert gap == pytest.approx(1 - float(stats.f1_from_counts(same[0]))) and 0 < low <= gap <= high
+
+
+def test_bad_input_is_named():
+    true, pred = corpus(5, 10)
+    with pytest.raises(ValueError, match="same non-empty test set"):
+        stats.score([stats.entity_counts(true, pred), stats.entity_counts(true[:5], pred[:5])])
+    with pytest.raises(ValueError, match="no runs"):
+        stats.score([])
+    with pytest.raises(ValueError, match="level"):
+        stats.percentile_interval(torch.ones(3), level=95)
