@@ -51,12 +51,17 @@ class Embeddings(nn.Module):
         self.token_type = nn.Embedding(shape.type_vocab_size, shape.hidden)
         self.norm = nn.LayerNorm(shape.hidden, eps=shape.eps)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        if input_ids.shape[1] > self.position.num_embeddings:
-            raise ValueError(f"{input_ids.shape[1]} tokens: this model has {self.position.num_embeddings} positions")
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        types = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
-        return self.norm(self.word(input_ids) + self.position(positions) + self.token_type(types))  # (b, s, h)
+    def forward(
+        self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        length, limit = input_ids.shape[1], self.position.num_embeddings
+        if length > limit:
+            raise ValueError(f"{length} tokens: this model has {limit} positions")
+        positions = torch.arange(length, device=input_ids.device)
+        if token_type_ids is None:  # one segment: type 0 everywhere
+            token_type_ids = torch.zeros_like(input_ids)
+        word, types = self.word(input_ids), self.token_type(token_type_ids)
+        return self.norm(word + self.position(positions) + types)  # (batch, seq, h)
 
 
 class FeedForward(nn.Module):
@@ -176,17 +181,24 @@ def hf_name(name: str) -> str | None:
 
 
 def load_hf_weights(model: nn.Module, hf_state: dict[str, torch.Tensor]) -> None:
-    """Copy a `transformers` BERT state dict into `model` by name; raise naming anything that does not fit."""
-    converted = {new: t for name, t in hf_state.items() if (new := hf_name(name)) is not None}
+    """Copy a `transformers` BERT state dict into `model` by name; raise naming anything
+    that does not fit."""
+    converted = {}
+    for name, tensor in hf_state.items():
+        if (new := hf_name(name)) is not None:  # None: a buffer we do not keep
+            converted[new] = tensor
     ours = model.state_dict()
-    if "mlm.word_embeddings.weight" in ours and "bert.embeddings.word.weight" in converted:
-        converted["mlm.word_embeddings.weight"] = converted["bert.embeddings.word.weight"]  # tied: one matrix
+    tied, words = "mlm.word_embeddings.weight", "bert.embeddings.word.weight"
+    if tied in ours and words in converted:
+        converted[tied] = converted[words]  # tied: one matrix
     missing = sorted(set(ours) - set(converted))
     unexpected = sorted(set(converted) - set(ours))
-    wrong = sorted(n for n in set(ours) & set(converted) if ours[n].shape != converted[n].shape)
+    shared = set(ours) & set(converted)
+    wrong = sorted(n for n in shared if ours[n].shape != converted[n].shape)
     if missing or unexpected or wrong:
         raise ValueError(
-            f"the checkpoint does not fit {type(model).__name__}: missing {missing[:5]}, "
+            f"the checkpoint does not fit {type(model).__name__}: "
+            f"missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}; "
             "is it a BERT checkpoint of the same shape (BertShape.from_hf(config))?"
         )

@@ -230,7 +230,7 @@ def masked_only_loss(model, batch: dict) -> torch.Tensor:
     masked = batch["labels"] != IGNORE_INDEX  # (batch, seq)
     if not masked.any():
         return hidden.sum() * 0.0
-    logits = model.cls(hidden[masked])  # (num_masked, vocab) instead of (batch, seq, vocab)
+    logits = model.cls.predictions(hidden[masked])  # (num_masked, vocab) instead of (batch, seq, vocab)
     return torch.nn.functional.cross_entropy(logits, batch["labels"][masked])
 
 

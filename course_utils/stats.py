@@ -86,3 +86,20 @@ def percentile_interval(samples: torch.Tensor, level: float = 0.95) -> tuple[flo
     tail = (1 - level) / 2
     low, high = torch.quantile(samples.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64))
     return float(low), float(high)
+
+
+def paired_mean_difference(
+    a: torch.Tensor, b: torch.Tensor, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """a's total / count minus b's over the same units ((units, 2) tables of total and count), with a paired
+    bootstrap interval: both resampled with one draw of units."""
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 2 or len(a) == 0:
+        raise ValueError(f"a and b must be (units, 2) tables of the same units, got {tuple(a.shape)}, {tuple(b.shape)}")
+    picks = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
+
+    def means(table: torch.Tensor) -> torch.Tensor:  # (resamples,): total / count of each resampled set
+        sums = table.double()[picks].sum(dim=1)  # (resamples, 2)
+        return sums[:, 0] / sums[:, 1]
+
+    observed = float(a[:, 0].sum() / a[:, 1].sum() - b[:, 0].sum() / b[:, 1].sum())
+    return (observed, *percentile_interval(means(a) - means(b), level))

@@ -40,14 +40,8 @@ def test_the_real_minilm_gives_the_same_hidden_states(minilm):
 
 def test_token_classifier_and_tied_mlm_head_match_their_transformers_models(minilm):
     _, tokenizer = minilm
-    small = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        num_labels=5,
-    )
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
+    small = BertConfig(vocab_size=tokenizer.vocab_size, num_labels=5, **sizes)
     batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
     real = batch["attention_mask"].bool()
     torch.manual_seed(0)

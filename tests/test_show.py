@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from IPython.display import Code
 
-from course_utils import layers, lora, losses, mlm, ner, ner_data, quant, show, tagging, train
+from course_utils import attention, bert, layers, lora, losses, mlm, ner, ner_data, nsp, quant, show, tagging, train
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = {"layers": layers, "losses": losses, "lora": lora, "mlm": mlm, "ner": ner, "ner_data": ner_data,
-           "quant": quant, "tagging": tagging, "train_module": train}
+MODULES = {"attention": attention, "bert": bert, "layers": layers, "losses": losses, "lora": lora, "mlm": mlm,
+           "ner": ner, "ner_data": ner_data, "nsp": nsp, "quant": quant, "tagging": tagging, "train_module": train}
 
 
 def shown_in_notebooks() -> list[object]:

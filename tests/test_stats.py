@@ -76,3 +76,16 @@ def test_bad_input_is_named():
         stats.score([])
     with pytest.raises(ValueError, match="level"):
         stats.percentile_interval(torch.ones(3), level=95)
+
+
+def test_paired_mean_difference_interval_holds_the_observed_value():
+    torch.manual_seed(0)
+    counts = torch.randint(5, 10, (200,)).double()
+    a = torch.stack([counts * 2.0 + torch.rand(200), counts], dim=1)  # mean about 2.05
+    b = torch.stack([counts * 1.5 + torch.rand(200), counts], dim=1)
+    observed, low, high = stats.paired_mean_difference(a, b, resamples=500)
+    assert low < observed < high and 0.45 < observed < 0.65
+    same = stats.paired_mean_difference(a, a, resamples=100)
+    assert same == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="tables of the same units"):
+        stats.paired_mean_difference(a, b[:10])
