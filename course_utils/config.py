@@ -350,6 +350,9 @@ class NERConfig:
     time_budget_s: float | None  # a safety stop for the fine-tuning
     speed_batches: int  # batches timed for dynamic vs fixed padding
     seeds: tuple[int, ...]  # one fine-tuning run per seed: results are their mean and spread
+    memory_shape: str  # the model whose training memory is measured (memory.SHAPES)
+    memory_batches: tuple[int, ...]  # batch sizes the per-sample memory is fitted on
+    ddp_steps: int  # steps of the one- and two-process runs compared
     tricks: bool = False  # use the three settings below (chapter 04 compares both ways on dev)
     layer_lr_decay: float = 0.85  # trick: each layer trains at this x the lr of the layer above
     head_lr_scale: float = 5.0  # trick: the new classifier's lr, as a multiple of lr
@@ -392,6 +395,9 @@ NER = Profiles(
         time_budget_s=None,  # 48 steps; a budget would make the result depend on the machine's load
         speed_batches=3,
         seeds=(0, 1),  # two: the mechanics of seeds and intervals
+        memory_shape="small",  # seconds, not the minute bert-base takes
+        memory_batches=(1, 2),
+        ddp_steps=2,
         ema_decay=0.9,  # 48 steps need a short memory
     ),
     cpu=NERConfig(
@@ -403,8 +409,11 @@ NER = Profiles(
         num_epochs=5,  # the budget: 3 seeds here and in chapter 05 (20 epochs: +0.03 dev F1)
         warmup_ratio=0.1,
         time_budget_s=300,  # a safety stop on slower machines (a run takes ~2 min on 2 cores)
-        speed_batches=20,
+        speed_batches=12,  # enough to rank the three ways of padding
         seeds=(0, 1, 2),
+        memory_shape="bert-base",  # random weights weigh what trained ones do
+        memory_batches=(1, 2, 4),
+        ddp_steps=10,
         tricks=False,  # at 5 epochs, dev F1 0.794 with them and 0.802 without (seed 0)
     ),
     full=NERConfig(
@@ -418,6 +427,9 @@ NER = Profiles(
         time_budget_s=None,
         speed_batches=50,
         seeds=(0, 1, 2),
+        memory_shape="bert-base",
+        memory_batches=(2, 4, 8),
+        ddp_steps=20,
         ema_decay=0.995,  # ~1,300 steps: an average over the last ~200
     ),
 )
@@ -453,6 +465,10 @@ class PEFTConfig:
     latency_repeats: int
     compile_latency: bool  # torch.compile the fp32 and int8 models for the latency table (slow on 2 cores)
     prune_sparsities: tuple[float, ...]
+    student_stride: int  # the student keeps every stride-th encoder layer of the teacher
+    distill_seeds: tuple[int, ...]  # seeds of the two students (with and without the teacher)
+    distill_temperature: float = 2.0  # softens the teacher's probabilities; a usual start, not tuned
+    distill_alpha: float = 0.5  # the teacher's share of the student's loss; the labels have the rest
 
     def run_config(self, ner: NERConfig, lr: float, seed: int = 0) -> NERConfig:
         """A PEFT method's run: chapter 04's data, batch size, epochs and plain loop, with its own lr."""
@@ -470,6 +486,8 @@ PEFT = Profiles(
         latency_repeats=2,
         compile_latency=False,
         prune_sparsities=(0.0, 0.5, 0.9),
+        student_stride=2,
+        distill_seeds=(0,),
     ),
     cpu=PEFTConfig(
         lora_r=8,
@@ -477,10 +495,12 @@ PEFT = Profiles(
         lora_lr=3e-3,  # LoRA r=8 peaked on dev at epoch 5 of 6 at this lr
         top_k=2,
         other_lr=5e-3,
-        rank_sweep=(32,),  # beside lora_r's seeds; each rank is another ~1 min run
+        rank_sweep=(),  # each rank is another ~90 s run: full sweeps, cpu keeps 15 min
         latency_repeats=10,
         compile_latency=True,
         prune_sparsities=(0.0, 0.2, 0.4, 0.6, 0.8),
+        student_stride=2,  # every other layer, as DistilBERT: 3 of MiniLM's 6
+        distill_seeds=(0,),  # two ~1.5 min runs per seed: one seed fits the chapter's 15 min
     ),
     full=PEFTConfig(
         lora_r=16,
@@ -492,6 +512,8 @@ PEFT = Profiles(
         latency_repeats=50,
         compile_latency=True,
         prune_sparsities=(0.0, 0.2, 0.4, 0.6, 0.8),
+        student_stride=2,  # 6 of bert-base's 12, as DistilBERT
+        distill_seeds=(0, 1, 2),
     ),
 )
 

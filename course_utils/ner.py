@@ -13,7 +13,7 @@ from course_utils.device import PeakMemory, pick_device, time_calls
 from course_utils.losses import IGNORE_INDEX
 from course_utils.ner_data import MODEL_KEYS, LengthGroupedSampler, NERData, casing_type_ids, lowercases
 from course_utils.tagging import LABEL2ID, LABELS, decode_words, entities, entity_scores, to_iob2, word_log_probs
-from course_utils.train import History, train
+from course_utils.train import History, default_loss, train
 
 
 def new_token_classifier(seed: int = 0, quiet: bool = False, **kwargs):
@@ -95,7 +95,7 @@ class FineTuneResult:
 
 
 def fine_tune(
-    model, data: NERData, cfg: NERConfig, progress: bool = True
+    model, data: NERData, cfg: NERConfig, progress: bool = True, loss_fn=default_loss
 ) -> FineTuneResult:
     """Train with the shared loop and `cfg`'s recipe; keep the best dev entity F1."""
     empty = [name for name in ("train", "dev") if len(data.tokenized[name]) == 0]
@@ -120,6 +120,7 @@ def fine_tune(
             loader,
             cfg.train_config(len(loader)),
             evaluate=dev_scores,
+            loss_fn=loss_fn,  # the model's own loss, or e.g. a teacher's (chapter 05)
             device=device,
             progress=progress,
         )

@@ -1,7 +1,10 @@
-"""The course's one training loop (chapters 02-05): AdamW, warmup + linear decay, clipping, AMP, eval, checkpoints."""
+"""The course's one training loop (chapters 02-05): AdamW, warmup + linear decay, clipping, AMP, eval, checkpoints,
+gradient accumulation, activation checkpointing, and data-parallel processes (DDP)."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 import time
 from collections.abc import Callable
@@ -14,6 +17,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from course_utils.device import pick_precision
+from course_utils.losses import IGNORE_INDEX
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,13 @@ class TrainConfig:
     best_metric: str | None = None  # keep the weights with the best value of this eval metric
     best_mode: str = "max"
     mixed_precision: bool = True  # autocast to device.pick_precision: bf16/fp16 on CUDA, bf16 on bf16 CPUs
+    accumulation_steps: int = 1  # micro-batches per optimizer step: a k-times batch in one batch's memory
+    gradient_checkpointing: bool = False  # keep only each layer's input; recompute the rest in backward
     checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
 
     def __post_init__(self) -> None:
+        if self.accumulation_steps < 1:
+            raise ValueError(f"accumulation_steps={self.accumulation_steps}: use 1 (no accumulation) or more")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay}: use a value in (0, 1), e.g. 0.995, or None for no average")
         if self.layer_lr_decay <= 0 or self.head_lr_scale <= 0:
@@ -101,6 +109,91 @@ def default_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     return model(**batch).loss
 
 
+def loss_units(batch: dict) -> int:
+    """What a batch's mean loss divides by: its labelled tokens (labels != -100), else its examples."""
+    if "labels" in batch:
+        return int((batch["labels"] != IGNORE_INDEX).sum())
+    return len(next(iter(batch.values())))
+
+
+def world_size() -> int:
+    """The number of training processes: torch.distributed's world, or 1."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return torch.distributed.get_world_size() if distributed else 1
+
+
+def sum_over_processes(tensor: torch.Tensor) -> torch.Tensor:
+    """The sum of `tensor` over every process (NCCL reduces CUDA tensors, gloo CPU ones)."""
+    nccl = torch.distributed.get_backend() == "nccl"
+    summed = tensor.to("cuda" if nccl else "cpu")
+    torch.distributed.all_reduce(summed)  # in place
+    return summed.to(tensor.device)
+
+
+def loss_weights(batches: list[dict]) -> list[float]:
+    """Each micro-batch's factor on its mean loss, so the step's gradient is that of the
+    mean over all its units: units / all units, over every process (x their number, as
+    DDP averages the processes' gradients)."""
+    counts = [loss_units(b) for b in batches]  # labelled tokens (or examples) of each
+    total, world = float(sum(counts)), world_size()
+    if world > 1:
+        total = float(sum_over_processes(torch.tensor([total], dtype=torch.float64)))
+    if len(batches) == 1 and world == 1:
+        return [1.0]  # the plain step: the loss as it is
+    if total == 0:
+        raise ValueError("no labelled token in this step (every label is -100)")
+    return [count * world / total for count in counts]
+
+
+def enable_checkpointing(model: torch.nn.Module) -> None:
+    """Turn on activation checkpointing in a transformers model (DDP- or peft-wrapped ones too)."""
+    inner = getattr(model, "module", model)  # DistributedDataParallel keeps the model in .module
+    if hasattr(inner, "activation_checkpointing_enable"):  # transformers 5's name
+        inner.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    elif hasattr(inner, "gradient_checkpointing_enable"):  # its name before
+        inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        raise TypeError(
+            f"gradient_checkpointing=True needs a transformers model (activation_checkpointing_enable); "
+            f"{type(inner).__name__} has none: use torch.utils.checkpoint in its forward"
+        )
+
+
+def no_sync(model: torch.nn.Module, last: bool):
+    """DDP's no_sync() for every micro-batch but a step's last (gradients then add up locally), else nothing."""
+    return contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+
+
+def backward_step(model, group: list[dict], loss_fn, amp_dtype: torch.dtype, scaler) -> torch.Tensor:
+    """Forward and backward over one step's micro-batches: .grad ends up holding the gradient of the mean
+    loss over all their labelled tokens (over every process under DDP). Returns that loss."""
+    device = next(model.parameters()).device
+    loss = torch.zeros((), device=device)  # the weighted sum of the micro-batches' losses
+    for i, (batch, weight) in enumerate(zip(group, loss_weights(group), strict=True)):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with no_sync(model, last=i == len(group) - 1):  # DDP: average after the last only
+            autocast = amp_dtype != torch.float32
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=autocast):
+                micro_loss = loss_fn(model, batch) * weight
+            scaler.scale(micro_loss).backward()  # .grad adds up; a no-op scale unless fp16
+        loss += micro_loss.detach()
+    if world_size() > 1:  # each process holds its share of the mean: add them up
+        loss = sum_over_processes(loss) / world_size()
+    return loss
+
+
+def micro_batch_groups(loader, k: int):
+    """The loader's batches in groups of k (the last group of an epoch may be shorter): one group per step."""
+    group = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == k:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def train(
     model,
     train_loader,
@@ -117,7 +210,10 @@ def train(
     ):  # bitsandbytes models are placed at load time
         model.to(device)
     model.train()
-    total = cfg.max_steps or cfg.num_epochs * len(train_loader)
+    if cfg.gradient_checkpointing:
+        enable_checkpointing(model)
+    steps_per_epoch = math.ceil(len(train_loader) / cfg.accumulation_steps)
+    total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     schedule = linear_warmup_decay(cfg.warmup_steps, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -127,7 +223,7 @@ def train(
         pick_precision(device) if cfg.mixed_precision else torch.float32
     )  # weights stay fp32 either way
     scaler = torch.amp.GradScaler(
-        "cuda", enabled=amp_dtype == torch.float16
+        device.type, enabled=amp_dtype == torch.float16
     )  # fp16 needs loss scaling
     history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
     ema_fn = get_ema_multi_avg_fn(cfg.ema_decay or 0.0)
@@ -138,14 +234,13 @@ def train(
         time.perf_counter(),
         tqdm(total=total, initial=step, disable=not progress, desc="train"),
     )
+    sampler, epoch = getattr(train_loader, "sampler", None), step // steps_per_epoch
     while step < total:
-        for batch in train_loader:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(
-                device.type, dtype=amp_dtype, enabled=amp_dtype != torch.float32
-            ):
-                loss = loss_fn(model, batch)
-            scaler.scale(loss).backward()  # a no-op scale unless fp16
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
+            sampler.set_epoch(epoch)
+        epoch += 1
+        for group in micro_batch_groups(train_loader, cfg.accumulation_steps):
+            loss = backward_step(model, group, loss_fn, amp_dtype, scaler)
             scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 model.parameters(), cfg.max_grad_norm or float("inf")
@@ -171,7 +266,7 @@ def train(
                 cfg.time_budget_s is not None
                 and time.perf_counter() - start > cfg.time_budget_s
             )
-            end_of_epoch = step % len(train_loader) == 0
+            end_of_epoch = step % steps_per_epoch == 0
             if evaluate and (
                 (cfg.eval_every and step % cfg.eval_every == 0)
                 or (not cfg.eval_every and end_of_epoch)

@@ -8,11 +8,31 @@ from pathlib import Path
 import pytest
 from IPython.display import Code
 
-from course_utils import attention, bert, layers, lora, losses, mlm, ner, ner_data, nsp, quant, show, tagging, train
+from course_utils import (
+    attention,
+    bert,
+    distill,
+    distributed,
+    layers,
+    lora,
+    losses,
+    memory,
+    mlm,
+    ner,
+    ner_data,
+    nsp,
+    quant,
+    show,
+    tagging,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = {"attention": attention, "bert": bert, "layers": layers, "losses": losses, "lora": lora, "mlm": mlm,
-           "ner": ner, "ner_data": ner_data, "nsp": nsp, "quant": quant, "tagging": tagging, "train_module": train}
+MODULES = {  # the name a chapter uses for each module it shows code from
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (attention, bert, distill, distributed, layers, losses, lora)},
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (memory, mlm, ner, ner_data, nsp, quant, tagging)},
+    "train_module": train,
+}
 
 
 def shown_in_notebooks() -> list[object]:

@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from course_utils.train import TrainConfig, linear_warmup_decay, lr_scales, param_groups, train
+from course_utils.train import (
+    TrainConfig,
+    backward_step,
+    default_loss,
+    linear_warmup_decay,
+    lr_scales,
+    param_groups,
+    train,
+)
 
 
 class Regression(torch.nn.Module):
@@ -133,3 +141,68 @@ def test_best_weights_are_the_trainable_parameters_only():
     assert torch.equal(model[1].weight, best["1.weight"]) and torch.equal(model[0].weight, frozen)
     with pytest.raises(KeyError, match="not parameters of Sequential"):
         restore_trainable(model, {"2.weight": torch.zeros(1)})
+
+
+class Tagger(torch.nn.Module):
+    """Three scores per token; the loss is the mean over labelled tokens, as in transformers' token classifiers."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+
+    def forward(self, x, labels):
+        loss = torch.nn.functional.cross_entropy(self.linear(x).flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return type("Out", (), {"loss": loss})
+
+
+def tagged_batches():
+    torch.manual_seed(0)
+    x, labels = torch.randn(8, 5, 4), torch.randint(3, (8, 5))
+    labels[:4, 2:] = -100  # shorter sentences first: the micro-batches hold 4, 4, 10 and 10 labelled tokens
+    micro = [{"x": x[i : i + 2], "labels": labels[i : i + 2]} for i in range(0, 8, 2)]
+    return micro, {"x": x, "labels": labels}
+
+
+def gradient(model, group):
+    model.zero_grad()
+    backward_step(model, group, default_loss, torch.float32, torch.amp.GradScaler("cpu", enabled=False))
+    return model.linear.weight.grad.clone()
+
+
+def test_accumulated_micro_batches_give_the_gradient_of_the_whole_batch():
+    micro, whole = tagged_batches()
+    model = Tagger()
+    expected = gradient(model, [whole])
+    assert torch.allclose(gradient(model, micro), expected, atol=1e-6)
+    model.zero_grad()
+    for batch in micro:  # the common recipe, each mean / k, weighs a short sentence's tokens more
+        (default_loss(model, batch) / len(micro)).backward()
+    assert not torch.allclose(model.linear.weight.grad, expected, atol=1e-3)
+
+
+def test_accumulation_counts_optimizer_steps_and_refuses_zero():
+    cfg = TrainConfig(lr=0.1, num_epochs=2, accumulation_steps=3)
+    history = train(Regression(), loader(64, 8), cfg, progress=False)
+    assert len(history.steps) == 2 * 3  # 8 batches an epoch: groups of 3, 3 and 2
+    with pytest.raises(ValueError, match="accumulation_steps"):
+        TrainConfig(lr=0.1, accumulation_steps=0)
+
+
+def test_gradient_checkpointing_changes_memory_not_the_result():
+    from transformers import BertConfig, BertForTokenClassification
+
+    sizes = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
+    config = BertConfig(vocab_size=50, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **sizes)
+    torch.manual_seed(0)
+    batch = {"input_ids": torch.randint(50, (4, 7)), "labels": torch.randint(2, (4, 7))}
+    weights = []
+    for checkpointing in (False, True):
+        torch.manual_seed(1)
+        model = BertForTokenClassification(config)
+        cfg = TrainConfig(lr=1e-2, max_steps=3, gradient_checkpointing=checkpointing, mixed_precision=False)
+        train(model, [batch], cfg, progress=False)
+        assert model.is_activation_checkpointing == checkpointing
+        weights.append(model.classifier.weight.detach())
+    assert torch.allclose(*weights, atol=1e-6)
+    with pytest.raises(TypeError, match="gradient_checkpointing=True needs a transformers model"):
+        train(Regression(), loader(), TrainConfig(lr=0.1, max_steps=1, gradient_checkpointing=True), progress=False)
