@@ -136,16 +136,8 @@ class MLMConfig:
         )
 
     def pair_train_config(self) -> TrainConfig:
-        """A sentence-pair run's loop settings: pair_steps steps, no evaluation on the way."""
-        from course_utils.train import TrainConfig
-
-        return TrainConfig(
-            lr=self.lr,
-            max_steps=self.pair_steps,
-            time_budget_s=self.time_budget_s,
-            warmup_steps=self.warmup_steps,
-            eval_every=self.pair_steps,
-        )
+        """A sentence-pair run's loop settings: `train_config`'s, for pair_steps steps, no evaluation on the way."""
+        return replace(self.train_config(), max_steps=self.pair_steps, eval_every=self.pair_steps)
 
 
 MLM = Profiles(

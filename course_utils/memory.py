@@ -55,6 +55,8 @@ def saved_for_backward(
 
 def per_sample(sizes: list[int], measured: list[float]) -> tuple[float, float]:
     """(per sample, fixed part) of a straight line fitted by least squares to memory against batch size."""
+    if len(set(sizes)) < 2 or len(sizes) != len(measured):
+        raise ValueError(f"a line needs two or more different batch sizes, one measurement each: got {sizes}")
     x = torch.tensor(sizes, dtype=torch.float64)
     y = torch.tensor(measured, dtype=torch.float64)
     slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())

@@ -33,6 +33,8 @@ def test_saved_tensors_are_the_activations_and_grow_with_the_batch():
 def test_largest_batch_and_bad_input():
     assert memory.largest_batch(100.0, fixed_bytes=40.0, per_sample_bytes=7.0) == 8
     assert memory.largest_batch(10.0, fixed_bytes=40.0, per_sample_bytes=7.0) == 0
+    with pytest.raises(ValueError, match="two or more different batch sizes"):
+        memory.per_sample([2, 2], [1.0, 1.0])
     with pytest.raises(ValueError, match="per-sample memory must be positive"):
         memory.largest_batch(100.0, 40.0, 0.0)
     with pytest.raises(ValueError, match="memory shape 'huge'"):
