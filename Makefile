@@ -1,6 +1,6 @@
 # make book : set up .venv, execute every notebook, build the HTML book into _build/html
 # make test : set up .venv, then ruff, unit tests, every notebook under nbval (smoke), the full-profile
-#             rehearsal (chapters 04-05 on local stand-ins), book build (-W)
+#             rehearsal (chapters 04-06 on local stand-ins), book build (-W)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3.11
@@ -41,8 +41,8 @@ lint: $(STAMP)
 unit: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests -n 2 -q
 
-# Chapter 05 starts from the model chapter 04 saves, so it runs after the others.
-LATE_NOTEBOOKS := notebooks/05_peft_and_quantization.ipynb
+# Chapters 05 and 06 start from the model chapter 04 saves, so they run after the others.
+LATE_NOTEBOOKS := notebooks/05_peft_and_quantization.ipynb notebooks/06_serving.ipynb
 NBVAL := COURSE_PROFILE=smoke $(GUARD) $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider -q
 
 notebooks: $(STAMP)
@@ -51,7 +51,7 @@ notebooks: $(STAMP)
 	$(NBVAL) $(LATE_NOTEBOOKS)
 
 # The full profile's code path (cased encoder, Hub-style parquet data, validation -> dev, feature checks,
-# GPU-only cells saying why they skip) on CPU and offline, at smoke's sizes, with stand-ins built here
+# GPU-only cells saying why they skip, the service) on CPU and offline, at smoke's sizes, with stand-ins built here
 # for bert-base-cased and CoNLL-2003 (tests/standins.py), loaded through the overrides a learner would use.
 REHEARSAL := _build/rehearsal
 rehearse-full: $(STAMP)

@@ -56,7 +56,7 @@ def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> floa
 @torch.no_grad()
 def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None, constrained=True) -> dict:
     """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default)."""
-    device = device or next(model.parameters()).device
+    device = device or _device(model)
     model.eval()
     true_tags, pred_tags, total_loss, total_tokens = [], [], 0.0, 0
     for start in range(0, len(dataset), batch_size):
@@ -168,33 +168,48 @@ def load_finetuned(directory: Path):
 _WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 
 
+def _device(model) -> torch.device:
+    """Where the model's weights are; the CPU for a model with none of its own (an ONNX Runtime session)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
 @torch.no_grad()
-def predict(model, tokenizer, text: str) -> list[dict]:
-    """Entity spans in raw text: [{'text', 'type', 'start', 'end', 'score'}], from word-level predictions."""
-    matches = list(_WORD.finditer(text))
-    if not matches:
-        return []
-    words = [m.group() for m in matches]
-    device = next(model.parameters()).device
-    encoded = tokenizer(words, is_split_into_words=True, truncation=True, return_tensors="pt")
-    word_ids = [-1 if w is None else w for w in encoded.word_ids(0)]
+def predict_batch(model, tokenizer, texts: list[str]) -> list[list[dict]]:
+    """Entity spans for each text, run as one padded batch: [{'text', 'type', 'start', 'end', 'score'}]."""
+    found = [list(_WORD.finditer(text)) for text in texts]
+    rows = [i for i, matches in enumerate(found) if matches]  # texts with no word have no entity
+    results: list[list[dict]] = [[] for _ in texts]
+    if not rows:
+        return results
+    words = [[m.group() for m in found[i]] for i in rows]
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, padding=True, return_tensors="pt")
+    word_ids = [[-1 if w is None else w for w in encoded.word_ids(r)] for r in range(len(rows))]
     if lowercases(tokenizer):  # as in training: the capital letters go in as token types
-        encoded["token_type_ids"] = torch.tensor([casing_type_ids(words, word_ids)])
+        casing = [casing_type_ids(w, ids) for w, ids in zip(words, word_ids, strict=True)]
+        encoded["token_type_ids"] = torch.tensor(casing)
     model.eval()
-    logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits[0].cpu()  # (seq, labels)
-    id2label = model.config.id2label
-    labels = [id2label[i] for i in decode_words(logits, word_ids, len(words), id2label, constrained=True)]
-    probs = word_log_probs(logits.float().log_softmax(-1), word_ids, len(words)).exp()  # (words, labels)
-    scores = [float(probs[w, model.config.label2id[label]]) for w, label in enumerate(labels)]
-    spans = []
-    for kind, start, end in entities(to_iob2(labels)):
-        spans.append(
+    device = _device(model)
+    logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits.float().cpu()  # (texts, seq, labels)
+    id2label, label2id = model.config.id2label, model.config.label2id
+    for r, i in enumerate(rows):
+        n = len(words[r])
+        labels = [id2label[j] for j in decode_words(logits[r], word_ids[r], n, id2label, constrained=True)]
+        probs = word_log_probs(logits[r].log_softmax(-1), word_ids[r], n).exp()  # (words, labels)
+        scores = [float(probs[w, label2id[label]]) for w, label in enumerate(labels)]
+        matches = found[i]
+        results[i] = [
             {
-                "text": text[matches[start].start() : matches[end - 1].end()],
+                "text": texts[i][matches[start].start() : matches[end - 1].end()],
                 "type": kind,
                 "start": matches[start].start(),
                 "end": matches[end - 1].end(),
                 "score": sum(scores[start:end]) / (end - start),  # mean of its words' probabilities
             }
-        )
-    return spans
+            for kind, start, end in entities(to_iob2(labels))
+        ]
+    return results
+
+
+def predict(model, tokenizer, text: str) -> list[dict]:
+    """Entity spans in raw text: [{'text', 'type', 'start', 'end', 'score'}], from word-level predictions."""
+    return predict_batch(model, tokenizer, [text])[0]

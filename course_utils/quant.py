@@ -146,7 +146,7 @@ def size_on_disk_mb(model_or_state: nn.Module | dict) -> float:
 def latency_ms(model: nn.Module, batch: dict, repeats: int = 10, warmup: int = 2) -> float:
     """Median wall time of one forward pass on `batch`, in milliseconds."""
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # the CPU for an ONNX Runtime session
     return 1000 * statistics.median(time_calls(lambda: model(**batch), repeats, warmup, device))
 
 

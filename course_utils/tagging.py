@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -75,6 +76,13 @@ def word_log_probs(token_log_probs: torch.Tensor, word_ids: list[int], num_words
 
 def allowed_transitions(id2label: dict) -> torch.Tensor:
     """(labels, labels): 0 where label j may follow label i in IOB2, -inf where not (I-X needs B-X or I-X before)."""
+    return _allowed(tuple(id2label[i] for i in range(len(id2label)))).clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _allowed(labels: tuple[str, ...]) -> torch.Tensor:
+    """allowed_transitions, computed once per label set (decoding calls it for every sentence)."""
+    id2label = dict(enumerate(labels))
     n = len(id2label)
     allowed = torch.zeros(n, n)
     for i in range(n):
@@ -86,12 +94,10 @@ def allowed_transitions(id2label: dict) -> torch.Tensor:
 
 def constrained_decode(log_probs: torch.Tensor, id2label: dict) -> list[int]:
     """Viterbi: the most probable valid IOB2 sequence (I-X never after O or first)."""
-    allowed = allowed_transitions(id2label)  # (labels, labels)
+    labels = tuple(id2label[j] for j in range(len(id2label)))
+    allowed = _allowed(labels)  # (labels, labels)
     start = torch.tensor(
-        [
-            -math.inf if id2label[j].startswith("I-") else 0.0
-            for j in range(len(id2label))
-        ]
+        [-math.inf if label.startswith("I-") else 0.0 for label in labels]
     )
     score, back = start + log_probs[0], []  # (labels,)
     for emission in log_probs[1:]:

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from course_utils.serve import CHROMIUM_FLAGS
+
 PAGE = "notebooks/01_environment_check.html"
 CHAPTERS = "notebooks/*.html"  # the numbered chapters and the solutions page
 WINDOW_WIDTH = 1440  # a laptop screen: the theme's article column is at its widest (88 columns of code)
@@ -29,13 +31,7 @@ def chromium_command(url: str, *extra: str) -> list[str]:
         raise FileNotFoundError("chromium is not installed: apt-get install chromium (Debian) to run this check")
     flags = [
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         "--proxy-server=127.0.0.1:9",  # any http(s) request would fail: only file:// can load
         f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
         "--virtual-time-budget=15000",

@@ -5,28 +5,17 @@ from dataclasses import replace
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+from tiny_models import tiny_tagger
+from transformers import BertForTokenClassification
 
 from course_utils import ner, ner_data, tagging
 from course_utils.config import NER
-from course_utils.resources import resolve_model, verified_data_file
+from course_utils.resources import verified_data_file
 
 
 @pytest.fixture(scope="module")
 def tiny_ner():
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("smoke").location)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        num_labels=len(tagging.LABELS),
-        id2label=dict(enumerate(tagging.LABELS)),
-        label2id=tagging.LABEL2ID,
-    )
-    torch.manual_seed(0)
-    return BertForTokenClassification(config), tokenizer
+    return tiny_tagger()
 
 
 def test_evaluate_ner_scores_every_word(tiny_ner):
@@ -107,3 +96,14 @@ def test_fine_tune_names_an_empty_split(tiny_ner):
     tokenized = data.map(lambda ex: ner_data.tokenize_and_align(ex, tokenizer, 32), batched=True)
     with pytest.raises(ValueError, match="the train split is empty"):
         ner.fine_tune(model, ner_data.NERData(tokenized, ner_data.make_collator(tokenizer)), NER.pick("smoke"))
+
+
+def test_predict_batch_gives_each_text_what_predict_gives_it(tiny_ner):
+    model, tokenizer = tiny_ner
+    texts = ["Ada Lovelace met Charles Babbage in London .", "", "Oxford", "!!", "a much longer text " * 5]
+    batched = ner.predict_batch(model, tokenizer, texts)
+    assert len(batched) == len(texts) and batched[1] == []
+    for text, spans in zip(texts, batched, strict=True):
+        alone = ner.predict(model, tokenizer, text)
+        assert [(s["start"], s["end"], s["type"]) for s in spans] == [(s["start"], s["end"], s["type"]) for s in alone]
+        assert [s["score"] for s in spans] == pytest.approx([s["score"] for s in alone], abs=1e-5)

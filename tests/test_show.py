@@ -13,6 +13,7 @@ from course_utils import (
     bert,
     distill,
     distributed,
+    export,
     layers,
     lora,
     losses,
@@ -22,6 +23,7 @@ from course_utils import (
     ner_data,
     nsp,
     quant,
+    serve,
     show,
     tagging,
     train,
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = {  # the name a chapter uses for each module it shows code from
     **{m.__name__.rsplit(".", 1)[1]: m for m in (attention, bert, distill, distributed, layers, losses, lora)},
     **{m.__name__.rsplit(".", 1)[1]: m for m in (memory, mlm, ner, ner_data, nsp, quant, tagging)},
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (export, serve)},
     "train_module": train,
 }
 
