@@ -607,3 +607,85 @@ SERVE_EXPECT = Profiles(
     full=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=0.01, min_batching_speedup=3.0),
 )
 
+
+# --- Chapter 07: trust ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Chapter 07: explanations, the name probe and its mitigation, learning in two stages."""
+
+    ig_steps: int  # path points of the attributions shown
+    ig_step_sweep: tuple[int, ...]  # completeness error against the number of points
+    attention_entities: int  # predicted entities whose attributions and attention are compared
+    names_per_group: int  # probe names per (gender list, origin) cell; the rest feed the swap
+    swap_probability: float  # chance that a training PER span's first word is swapped for another name
+    resamples: int  # bootstrap draws (and permutations) of every interval
+    stage_epochs: int  # epochs of each stage's fine-tuning
+    replay_sentences: int  # stage-1 sentences kept and mixed into stage 2
+    fisher_sentences: int  # stage-1 sentences the Fisher is estimated on
+    ewc_strengths: tuple[float, ...]  # EWC's lambda, chosen on dev
+    seeds: tuple[int, ...]  # the two-stage runs are repeated per seed
+
+    def stage_config(self, ner: NERConfig, seed: int) -> NERConfig:
+        """A stage's run: chapter 04's recipe and data sizes, stage_epochs long."""
+        return replace(ner.plain(), num_epochs=self.stage_epochs, seed=seed)
+
+
+TRUST = Profiles(
+    smoke=TrustConfig(
+        ig_steps=16,
+        ig_step_sweep=(4, 16),
+        attention_entities=4,
+        names_per_group=2,
+        swap_probability=0.5,
+        resamples=200,
+        stage_epochs=1,
+        replay_sentences=8,
+        fisher_sentences=8,
+        ewc_strengths=(1e4,),
+        seeds=(0,),
+    ),
+    cpu=TrustConfig(
+        ig_steps=64,
+        ig_step_sweep=(4, 8, 16, 32, 64, 128),
+        attention_entities=40,
+        names_per_group=20,  # 240 names x 8 templates
+        swap_probability=0.5,
+        resamples=2000,
+        stage_epochs=3,
+        replay_sentences=50,
+        fisher_sentences=200,
+        ewc_strengths=(1e4, 1e5),  # 1e3 left stage 1 at 0.0; 1e5 also stopped stage 2 (0.05)
+        seeds=(0,),
+    ),
+    full=TrustConfig(
+        ig_steps=64,
+        ig_step_sweep=(4, 8, 16, 32, 64, 128),
+        attention_entities=200,
+        names_per_group=20,
+        swap_probability=0.5,
+        resamples=2000,
+        stage_epochs=2,
+        replay_sentences=200,
+        fisher_sentences=500,
+        ewc_strengths=(1e3, 1e4, 1e5),
+        seeds=(0, 1, 2),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TrustExpectations:
+    """Chapter 07's asserted results (check_results False: the profile only shows the mechanics)."""
+
+    check_results: bool
+    min_origin_gap: float  # the probe's largest origin gap in PER rate, before swapping, at least this
+    max_swap_f1_cost: float  # name swapping costs at most this much test F1
+
+
+TRUST_EXPECT = Profiles(
+    smoke=TrustExpectations(check_results=False, min_origin_gap=0.0, max_swap_f1_cost=1.0),
+    cpu=TrustExpectations(check_results=True, min_origin_gap=0.1, max_swap_f1_cost=0.04),  # measured 0.169, 0.017
+    full=TrustExpectations(check_results=False, min_origin_gap=0.0, max_swap_f1_cost=0.02),  # not yet run
+)

@@ -24,6 +24,7 @@ LOCAL_DATA = {
     # kind -> (folder under data/, file in it)
     "ner": ("wikigold", "wikigold.conll.txt"),
     "text": ("tinyshakespeare", "input.txt"),
+    "names": ("names", "first_names.tsv"),  # the name probe (fairness.py), in every profile
 }
 # Point the course at your own copies, in any profile (an offline cluster, a mirror, another encoder)
 OVERRIDES = {
@@ -107,7 +108,7 @@ def sha256_of(path: Path) -> str:
 
 
 def verified_data_file(kind: str) -> Path:
-    """The local data file of `kind` ('ner' or 'text'), checked against its SOURCE.md sha256."""
+    """The local data file of `kind` ('ner', 'text' or 'names'), checked against its SOURCE.md sha256."""
     if kind not in LOCAL_DATA:
         raise ValueError(f"kind={kind!r}: the local data sets are {sorted(LOCAL_DATA)}")
     folder, name = LOCAL_DATA[kind]

@@ -1,0 +1,213 @@
+"""Does the tagger treat names alike? A template probe by first name, its gaps with intervals, and a
+counterfactual name swap for the training data."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from course_utils.stats import percentile_interval
+
+GENDERS = ("female", "male")
+# Each template holds one {name}; nothing else in it is an entity, so a PER span is the only right answer.
+TEMPLATES = (
+    "{name} said the plan would be ready by Friday.",
+    "Yesterday {name} finished the report and went home early.",
+    "The award went to {name}, who thanked the whole team.",
+    "According to {name}, the meeting was a success.",
+    "We asked {name} to review the draft before noon.",
+    "{name} has worked at the hospital for ten years.",
+    "Everyone waited while {name} read the letter aloud.",
+    "The new manager, {name}, starts next week.",
+)
+OUTCOMES = ("PER", "PER, wrong span", "LOC", "ORG", "MISC", "no entity")
+
+
+@dataclass(frozen=True)
+class Name:
+    """A first name and the list Faker files it under."""
+
+    text: str
+    gender: str  # "female" / "male": the list the name is on, not a person's gender
+    origin: str  # a group of Faker locales (data/names/SOURCE.md)
+
+
+def read_names(path: Path | str | None = None) -> list[Name]:
+    """The rows of data/names/first_names.tsv (checked against its SOURCE.md) or of `path`."""
+    from course_utils.resources import verified_data_file
+
+    path = Path(path) if path is not None else verified_data_file("names")
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    if not rows or rows[0][:3] != ["name", "gender", "origin"]:
+        raise ValueError(f"{path}: line 1 must be the header name<TAB>gender<TAB>origin<TAB>locales")
+    names = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) < 3 or not row[0] or row[1] not in GENDERS or not row[2]:
+            raise ValueError(f"{path}, line {line}: expected a name, a gender in {GENDERS} and an origin, got {row}")
+        names.append(Name(row[0], row[1], row[2]))
+    return names
+
+
+def usable_names(names: list[Name], seen: set[str], words: set[str]) -> tuple[list[Name], Counter]:
+    """Names the probe can use: not in the training data (`seen`), not an everyday word (`words`, lower case)."""
+    kept, dropped = [], Counter()
+    for name in names:
+        if name.text in seen:
+            dropped["in the training data"] += 1
+        elif name.text.lower() in words:
+            dropped["an everyday word"] += 1
+        else:
+            kept.append(name)
+    return kept, dropped
+
+
+def lowercase_words(text: str, min_count: int = 2) -> set[str]:
+    """Words written in lower case at least `min_count` times in `text`: 'will', 'grace', 'mark' ..."""
+    counts = Counter(re.findall(r"\b[a-z]+\b", text))
+    return {word for word, count in counts.items() if count >= min_count}
+
+
+def split_names(names: list[Name], per_group: int, seed: int) -> tuple[list[Name], list[Name]]:
+    """(probe, rest): up to `per_group` names of every (gender, origin) cell for the probe, the others apart."""
+    cells: dict[tuple[str, str], list[Name]] = defaultdict(list)
+    for name in names:
+        cells[(name.gender, name.origin)].append(name)
+    rng, probe, rest = random.Random(seed), [], []
+    for key in sorted(cells):
+        shuffled = sorted(cells[key], key=lambda n: n.text)
+        rng.shuffle(shuffled)
+        probe += shuffled[:per_group]
+        rest += shuffled[per_group:]
+    return probe, rest
+
+
+def outcome(spans: list[dict], start: int, end: int) -> str:
+    """What the tagger made of the name at [start, end): one of OUTCOMES."""
+    overlapping = [s for s in spans if s["start"] < end and start < s["end"]]
+    if any(s["type"] == "PER" and (s["start"], s["end"]) == (start, end) for s in overlapping):
+        return "PER"
+    if any(s["type"] == "PER" for s in overlapping):
+        return "PER, wrong span"
+    return overlapping[0]["type"] if overlapping else "no entity"
+
+
+def probe(model, tokenizer, names: list[Name], templates=TEMPLATES, batch_size: int = 64) -> list[list[str]]:
+    """(names, templates) outcomes: each name in each template, tagged by `model`."""
+    from course_utils.ner import predict_batch
+
+    jobs = [(t.format(name=n.text), t.index("{name}"), len(n.text)) for n in names for t in templates]
+    found = []
+    for i in range(0, len(jobs), batch_size):
+        chunk = jobs[i : i + batch_size]
+        found += predict_batch(model, tokenizer, [text for text, _, _ in chunk])
+    outcomes = [outcome(spans, s, s + n) for spans, (_, s, n) in zip(found, jobs, strict=True)]
+    k = len(templates)
+    return [outcomes[i : i + k] for i in range(0, len(outcomes), k)]
+
+
+def hit_rates(outcomes: list[list[str]], kind: str = "PER") -> torch.Tensor:
+    """(names,): the share of templates in which each name got `kind`."""
+    return torch.tensor([sum(o == kind for o in row) / len(row) for row in outcomes], dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class GroupRate:
+    """A group's mean rate over its names, with a bootstrap interval over names."""
+
+    group: str
+    names: int
+    rate: float
+    low: float
+    high: float
+
+
+def _draws(groups: list[str], resamples: int, seed: int) -> dict[str, torch.Tensor]:
+    """Per group, (resamples, its names) indices into the whole list, drawn with replacement within the group."""
+    gen, members = torch.Generator().manual_seed(seed), defaultdict(list)
+    for i, group in enumerate(groups):
+        members[group].append(i)
+    draws = {}
+    for group in sorted(members):
+        idx = torch.tensor(members[group])
+        draws[group] = idx[torch.randint(len(idx), (resamples, len(idx)), generator=gen)]
+    return draws
+
+
+def group_rates(rates: torch.Tensor, groups: list[str], resamples: int = 2000, seed: int = 0) -> list[GroupRate]:
+    """Each group's mean rate and its 95% interval (names resampled within the group)."""
+    if len(rates) != len(groups) or len(rates) == 0:
+        raise ValueError(f"one group per name: {len(rates)} rates, {len(groups)} groups")
+    out = []
+    for group, draw in _draws(groups, resamples, seed).items():
+        members = torch.tensor([g == group for g in groups])
+        low, high = percentile_interval(rates[draw].mean(dim=1))
+        out.append(GroupRate(group, int(members.sum()), float(rates[members].mean()), low, high))
+    return out
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The largest difference between two groups' rates, its interval and a permutation p-value."""
+
+    best: str
+    worst: str
+    gap: float
+    low: float  # bootstrap interval of the largest gap (names resampled within groups)
+    high: float
+    p_value: float  # share of random relabellings of the names with a gap at least as large
+
+    def __str__(self) -> str:
+        interval = f"[{self.low:+.3f}, {self.high:+.3f}]"
+        return f"{self.gap:+.3f} {interval} ({self.best} vs {self.worst}, p={self.p_value:.3f})"
+
+
+def _spread(rates: torch.Tensor, groups: list[str]) -> float:
+    """max - min of the groups' mean rates."""
+    means = [float(rates[torch.tensor([g == k for g in groups])].mean()) for k in set(groups)]
+    return max(means) - min(means)
+
+
+def largest_gap(
+    rates: torch.Tensor, groups: list[str], resamples: int = 2000, permutations: int = 2000, seed: int = 0
+) -> Gap:
+    """The best minus the worst group's rate, with its bootstrap interval and a permutation test."""
+    table = group_rates(rates, groups, resamples=1, seed=seed)
+    best, worst = max(table, key=lambda r: r.rate), min(table, key=lambda r: r.rate)
+    draws = _draws(groups, resamples, seed)
+    means = torch.stack([rates[d].mean(dim=1) for d in draws.values()])  # (groups, resamples)
+    low, high = percentile_interval(means.max(dim=0).values - means.min(dim=0).values)
+    observed, rng = best.rate - worst.rate, random.Random(seed)
+    shuffled, beaten = list(groups), 0
+    for _ in range(permutations):
+        rng.shuffle(shuffled)
+        beaten += _spread(rates, shuffled) >= observed - 1e-12
+    return Gap(best.group, worst.group, observed, low, high, (beaten + 1) / (permutations + 1))
+
+
+def swap_first_names(tokens: list[str], tags: list[str], pool: list[str], rng: random.Random, p: float) -> list[str]:
+    """Counterfactual augmentation: each PER span's first word becomes a random name from `pool` with chance p."""
+    out = list(tokens)
+    for i, tag in enumerate(tags):
+        if tag == "B-PER" and rng.random() < p:
+            out[i] = rng.choice(pool)
+    return out
+
+
+def swap_dataset(split, pool: list[str], p: float, seed: int):
+    """A copy of a DatasetDict split (tokens, ner_tags) with first names swapped; the tags stay."""
+    from course_utils.tagging import LABELS
+
+    rng = random.Random(seed)
+
+    def swap(row: dict) -> dict:
+        tags = [LABELS[t] for t in row["ner_tags"]]
+        return {"tokens": swap_first_names(row["tokens"], tags, pool, rng, p)}
+
+    return split.map(swap, load_from_cache_file=False)

@@ -1,0 +1,70 @@
+"""The name probe: the shipped lists, outcomes of a tagged name, group intervals, the gap's test, the swap."""
+
+import random
+
+import pytest
+import torch
+
+from course_utils import fairness
+from course_utils.fairness import Name
+
+
+def test_shipped_names_cover_every_cell():
+    names = fairness.read_names()
+    cells = {(n.gender, n.origin) for n in names}
+    assert len(cells) == 12 and len({n.text for n in names}) == len(names)
+    assert all(n.text.isascii() and n.text[0].isupper() for n in names)
+
+
+def test_bad_names_file_names_the_line(tmp_path):
+    path = tmp_path / "names.tsv"
+    path.write_text("name\tgender\torigin\tlocales\nAda\tfemale\tEnglish-speaking\ten_GB\nBob\tunknown\tX\tx\n")
+    with pytest.raises(ValueError, match=r"names.tsv, line 3"):
+        fairness.read_names(path)
+    path.write_text("first\tsecond\n")
+    with pytest.raises(ValueError, match="line 1"):
+        fairness.read_names(path)
+
+
+def test_usable_names_and_split():
+    names = [Name("Grace", "female", "A"), Name("Ada", "female", "A"), Name("Kofi", "male", "B"),
+             Name("Ama", "female", "B"), Name("Yaw", "male", "B")]
+    kept, dropped = fairness.usable_names(names, seen={"Ada"}, words=fairness.lowercase_words("grace, grace"))
+    assert [n.text for n in kept] == ["Kofi", "Ama", "Yaw"]
+    assert dropped == {"in the training data": 1, "an everyday word": 1}
+    probe, rest = fairness.split_names(kept, per_group=1, seed=0)
+    assert len(probe) == 2 and len(rest) == 1 and not {n.text for n in probe} & {n.text for n in rest}
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected"),
+    [
+        ([{"type": "PER", "start": 0, "end": 3}], "PER"),
+        ([{"type": "PER", "start": 0, "end": 8}], "PER, wrong span"),
+        ([{"type": "LOC", "start": 0, "end": 3}], "LOC"),
+        ([{"type": "ORG", "start": 10, "end": 14}], "no entity"),
+    ],
+)
+def test_outcome(spans, expected):
+    assert fairness.outcome(spans, 0, 3) == expected
+
+
+def test_group_rates_and_gap():
+    rates = torch.tensor([1.0, 1.0, 0.9, 1.0, 0.2, 0.3, 0.1, 0.2], dtype=torch.float64)
+    groups = ["a"] * 4 + ["b"] * 4
+    table = {r.group: r for r in fairness.group_rates(rates, groups, resamples=500)}
+    assert table["a"].rate == pytest.approx(0.975) and table["a"].low <= 0.975 <= table["a"].high
+    gap = fairness.largest_gap(rates, groups, resamples=500, permutations=500)
+    assert (gap.best, gap.worst) == ("a", "b") and gap.gap == pytest.approx(0.775)
+    assert gap.low <= gap.gap <= gap.high and gap.p_value < 0.05
+    same = fairness.largest_gap(torch.ones(8, dtype=torch.float64), groups, resamples=200, permutations=200)
+    assert same.gap == 0 and same.p_value == 1.0
+    with pytest.raises(ValueError, match="one group per name"):
+        fairness.group_rates(rates, groups[:3])
+
+
+def test_swap_first_names_keeps_tags_and_other_words():
+    tokens, tags = ["Ada", "Lovelace", "met", "Charles", "Babbage"], ["B-PER", "I-PER", "O", "B-PER", "I-PER"]
+    out = fairness.swap_first_names(tokens, tags, ["Kofi"], random.Random(0), p=1.0)
+    assert out == ["Kofi", "Lovelace", "met", "Kofi", "Babbage"]
+    assert fairness.swap_first_names(tokens, tags, ["Kofi"], random.Random(0), p=0.0) == tokens
