@@ -78,11 +78,50 @@ class Profiles(Generic[T]):
         return getattr(self, name)
 
 
+# The config values that may be 0 (every other whole number must be at least 1), and those that are shares.
+AT_LEAST_ZERO = ("seed", "seeds", "distill_seeds", "warmup_steps", "max_wait_ms", "top_k")
+SHARES = (
+    "train_mlm_probability", "dropout", "warmup_ratio", "ema_decay", "layer_lr_decay", "distill_alpha",
+    "prune_sparsities", "swap_probability",
+)
+
+
+def check_ranges(cfg) -> None:
+    """Refuse a config value out of its range, naming the field and the value: each number finite and not
+    negative, each whole number at least 1 (or 0 where AT_LEAST_ZERO says), shares in [0, 1], rates above 0."""
+    from dataclasses import fields
+
+    for field in fields(cfg):
+        value = getattr(cfg, field.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            where = f"{type(cfg).__name__}.{field.name}={value!r}"
+            fix = f"change it with dataclasses.replace(cfg, {field.name}=...)"
+            if v != v or v in (float("inf"), float("-inf")):
+                raise ValueError(f"{where}: must be a finite number; {fix}")
+            if field.name in SHARES and not 0 <= v <= 1:
+                raise ValueError(f"{where}: a share, must be between 0 and 1; {fix}")
+            positive = "lr" in field.name.split("_") or "lrs" == field.name or "temperature" in field.name
+            if positive and v <= 0:
+                raise ValueError(f"{where}: must be above 0; {fix}")
+            least = 0 if isinstance(v, float) or field.name in AT_LEAST_ZERO else 1
+            if v < least:
+                raise ValueError(f"{where}: must be at least {least}; {fix}")
+
+
+class Checked:
+    """Base of every chapter config: values are range-checked when made, `replace` included."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
 # --- Chapter 01: the environment check ------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class EnvCheckConfig:
+class EnvCheckConfig(Checked):
     """Chapter 01: sizes of the matmul benchmark."""
 
     matmul_size: int  # n of the (n, n) @ (n, n) product
@@ -101,7 +140,7 @@ ENV_CHECK = Profiles(
 
 
 @dataclass(frozen=True)
-class MLMConfig:
+class MLMConfig(Checked):
     """Chapter 02: the tiny BERT pretrained from scratch on tiny Shakespeare."""
 
     corpus_lines: int | None  # None: the whole corpus (40k lines)
@@ -200,7 +239,7 @@ MLM = Profiles(
 
 
 @dataclass(frozen=True)
-class MLMExpectations:
+class MLMExpectations(Checked):
     """Chapter 02's asserted results (None: the profile is too small to show them)."""
 
     max_unigram_ratio: float | None  # held-out perplexity at most this x the unigram one
@@ -218,7 +257,7 @@ MLM_EXPECT = Profiles(
 
 
 @dataclass(frozen=True)
-class LayerNormConfig:
+class LayerNormConfig(Checked):
     """Chapter 03: gradients at init, the placement experiment (repeat task), timings, attention."""
 
     hidden: int  # width of the blocks in every experiment
@@ -312,7 +351,7 @@ LAYERNORM = Profiles(
 
 
 @dataclass(frozen=True)
-class LayerNormExpectations:
+class LayerNormExpectations(Checked):
     """Chapter 03's asserted results."""
 
     placement_conclusion: bool  # the runs are long enough to separate Pre-LN from Post-LN
@@ -329,7 +368,7 @@ LAYERNORM_EXPECT = Profiles(
 
 
 @dataclass(frozen=True)
-class NERConfig:
+class NERConfig(Checked):
     """Chapter 04: fine-tuning the profile's encoder for NER (WikiGold offline, CoNLL-2003 in full)."""
 
     max_train_sentences: int | None  # None: the whole training split
@@ -428,7 +467,7 @@ NER = Profiles(
 
 
 @dataclass(frozen=True)
-class NERExpectations:
+class NERExpectations(Checked):
     """Chapter 04's asserted results."""
 
     min_test_f1: float | None  # test entity F1 at least this
@@ -445,7 +484,7 @@ NER_EXPECT = Profiles(
 
 
 @dataclass(frozen=True)
-class PEFTConfig:
+class PEFTConfig(Checked):
     """Chapter 05: each parameter-efficient method on chapter 04's task, data, budget and seeds."""
 
     lora_r: int
@@ -511,7 +550,7 @@ PEFT = Profiles(
 
 
 @dataclass(frozen=True)
-class PEFTExpectations:
+class PEFTExpectations(Checked):
     """Chapter 05's asserted results (None/False: not asserted in that profile)."""
 
     lora_margin: float | None  # the 95% interval of LoRA minus full fine-tuning's test F1 starts above -this
@@ -535,7 +574,7 @@ PEFT_EXPECT = Profiles(
 
 
 @dataclass(frozen=True)
-class ServeConfig:
+class ServeConfig(Checked):
     """Chapter 06: chapter 04's model exported, served over HTTP, load-tested and shown in a page."""
 
     backend: str  # what the service runs (serve.BACKENDS)
@@ -591,7 +630,7 @@ SERVE = Profiles(
 
 
 @dataclass(frozen=True)
-class ServeExpectations:
+class ServeExpectations(Checked):
     """Chapter 06's asserted results (None: not asserted in that profile)."""
 
     max_onnx_difference: float  # ONNX Runtime's fp32 logits within this of PyTorch's
@@ -612,7 +651,7 @@ SERVE_EXPECT = Profiles(
 
 
 @dataclass(frozen=True)
-class TrustConfig:
+class TrustConfig(Checked):
     """Chapter 07: explanations, the name probe and its mitigation, learning in two stages."""
 
     ig_steps: int  # path points of the attributions shown
@@ -625,7 +664,6 @@ class TrustConfig:
     replay_sentences: int  # stage-1 sentences kept and mixed into stage 2
     fisher_sentences: int  # stage-1 sentences the Fisher is estimated on
     ewc_strengths: tuple[float, ...]  # EWC's lambda, chosen on dev
-    seeds: tuple[int, ...]  # the two-stage runs are repeated per seed
 
     def stage_config(self, ner: NERConfig, seed: int) -> NERConfig:
         """A stage's run: chapter 04's recipe and data sizes, stage_epochs long."""
@@ -644,7 +682,6 @@ TRUST = Profiles(
         replay_sentences=8,
         fisher_sentences=8,
         ewc_strengths=(1e4,),
-        seeds=(0,),
     ),
     cpu=TrustConfig(
         ig_steps=64,
@@ -657,7 +694,6 @@ TRUST = Profiles(
         replay_sentences=50,
         fisher_sentences=200,
         ewc_strengths=(1e4, 1e5),  # 1e3 left stage 1 at 0.0; 1e5 also stopped stage 2 (0.05)
-        seeds=(0,),
     ),
     full=TrustConfig(
         ig_steps=64,
@@ -670,13 +706,12 @@ TRUST = Profiles(
         replay_sentences=200,
         fisher_sentences=500,
         ewc_strengths=(1e3, 1e4, 1e5),
-        seeds=(0, 1, 2),
     ),
 )
 
 
 @dataclass(frozen=True)
-class TrustExpectations:
+class TrustExpectations(Checked):
     """Chapter 07's asserted results (check_results False: the profile only shows the mechanics)."""
 
     check_results: bool

@@ -8,7 +8,10 @@ import torch
 
 from course_utils.tagging import LABEL2ID, LABELS, entities, entity_scores
 
-STAGES = (("PER", "LOC"), ("ORG", "MISC"))  # stage 1 learns these types, stage 2 the others
+STAGES = (
+    ("PER", "LOC"),
+    ("ORG", "MISC"),
+)  # stage 1 learns these types, stage 2 the others
 
 
 def keep_types(tags: list[str], types: tuple[str, ...]) -> list[str]:
@@ -34,32 +37,47 @@ def halves(n: int, seed: int) -> tuple[list[int], list[int]]:
     return sorted(rows[: n // 2]), sorted(rows[n // 2 :])
 
 
-def stage_data(raw, types: tuple[str, ...], rows: list[int], tokenizer, max_length: int):
+def stage_data(
+    raw, types: tuple[str, ...], rows: list[int], tokenizer, max_length: int
+):
     """A stage's NERData: its training rows and the dev split annotated for `types`; test as it is."""
     from datasets import DatasetDict
 
     from course_utils.ner_data import NERData, make_collator, tokenize
 
     splits = DatasetDict(
-        {"train": stage_split(raw["train"], types, rows), "dev": stage_split(raw["dev"], types), "test": raw["test"]}
+        {
+            "train": stage_split(raw["train"], types, rows),
+            "dev": stage_split(raw["dev"], types),
+            "test": raw["test"],
+        }
     )
     return NERData(tokenize(splits, tokenizer, max_length), make_collator(tokenizer))
 
 
-def stage_f1(true_tags: list[list[str]], pred_tags: list[list[str]], types: tuple[str, ...]) -> float:
+def stage_f1(
+    true_tags: list[list[str]], pred_tags: list[list[str]], types: tuple[str, ...]
+) -> float:
     """Entity F1 counting only entities of `types`, on both sides."""
     keep = lambda rows: [keep_types(r, types) for r in rows]  # noqa: E731
     return float(entity_scores(keep(true_tags), keep(pred_tags))["f1"])
 
 
-def stage_counts(true_tags: list[list[str]], pred_tags: list[list[str]], types: tuple[str, ...]) -> torch.Tensor:
+def stage_counts(
+    true_tags: list[list[str]], pred_tags: list[list[str]], types: tuple[str, ...]
+) -> torch.Tensor:
     """(sentences, 3) matched/predicted/true counts of `types`' entities: stats' intervals take these."""
     from course_utils.stats import entity_counts
 
-    return entity_counts([keep_types(r, types) for r in true_tags], [keep_types(r, types) for r in pred_tags])
+    return entity_counts(
+        [keep_types(r, types) for r in true_tags],
+        [keep_types(r, types) for r in pred_tags],
+    )
 
 
-def merge_predictions(first: list[list[str]], second: list[list[str]]) -> list[list[str]]:
+def merge_predictions(
+    first: list[list[str]], second: list[list[str]]
+) -> list[list[str]]:
     """Stage 1's entities, then stage 2's wherever they overlap none of them (one adapter per stage)."""
     merged = []
     for a, b in zip(first, second, strict=True):
@@ -72,13 +90,15 @@ def merge_predictions(first: list[list[str]], second: list[list[str]]) -> list[l
 
 
 def pseudo_labelled(split, old_tags: list[list[str]], old_types: tuple[str, ...]):
-    """A stage's split whose O words take the old model's predictions of `old_types` (no label conflict)."""
+    """A stage's split whose O words take the old model's `old_types` predictions."""
     from course_utils.tagging import LABEL2ID, LABELS
 
     gold = [[LABELS[t] for t in row] for row in split["ner_tags"]]
     filled = merge_predictions(gold, [keep_types(r, old_types) for r in old_tags])
     return split.remove_columns("ner_tags").add_column(
-        "ner_tags", [[LABEL2ID[t] for t in row] for row in filled], feature=split.features["ner_tags"]
+        "ner_tags",
+        [[LABEL2ID[t] for t in row] for row in filled],
+        feature=split.features["ner_tags"],
     )
 
 
@@ -86,10 +106,11 @@ def pseudo_labelled(split, old_tags: list[list[str]], old_types: tuple[str, ...]
 
 
 def fisher_diagonal(model, batches, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Diagonal Fisher information: the mean over examples of (d log p(y|x) / d theta)^2, y drawn from the model.
+    """Diagonal Fisher: the mean of (d log p(y|x) / d theta)^2, y drawn from the model.
 
-    Each batch is one example (a sentence); its tokens' labels are sampled from the model's own softmax,
-    so the estimate is of the Fisher, not of the squared gradient of the true labels (the 'empirical' one).
+    Each batch is one example (a sentence); its tokens' labels are sampled from the
+    model's own softmax, so the estimate is of the Fisher, not of the squared gradient
+    of the true labels (the 'empirical' Fisher).
     """
     gen = torch.Generator().manual_seed(seed)
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
@@ -97,10 +118,16 @@ def fisher_diagonal(model, batches, seed: int = 0) -> dict[str, torch.Tensor]:
     model.eval()  # no dropout: the Fisher of the function the weights compute
     count = 0
     for batch in batches:
-        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits  # (1, seq, labels)
+        logits = model(
+            **{k: v for k, v in batch.items() if k != "labels"}
+        ).logits  # (1, seq, labels)
         scored = batch["labels"] != -100  # (1, seq): the words' first sub-tokens
         probs = logits.detach().softmax(-1)[scored]  # (words, labels)
-        sampled = torch.multinomial(probs.float().cpu(), 1, generator=gen).squeeze(1).to(logits.device)
+        sampled = (
+            torch.multinomial(probs.float().cpu(), 1, generator=gen)
+            .squeeze(1)
+            .to(logits.device)
+        )
         log_lik = logits.log_softmax(-1)[scored].gather(1, sampled[:, None]).sum()
         grads = torch.autograd.grad(log_lik, list(params.values()), allow_unused=True)
         for (name, _), g in zip(params.items(), grads, strict=True):
@@ -114,18 +141,23 @@ def fisher_diagonal(model, batches, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 class EWCLoss:
-    """The model's loss plus (strength / 2) * sum_i F_i (theta_i - theta*_i)^2: stay where stage 1 cared."""
+    """The model's loss + (strength / 2) sum_i F_i (theta_i - theta*_i)^2."""
 
     def __init__(self, model, fisher: dict[str, torch.Tensor], strength: float) -> None:
         if strength < 0:
             raise ValueError(f"strength must be >= 0, got {strength}")
         self.strength, self.fisher = strength, fisher
-        self.anchor = {n: p.detach().clone() for n, p in model.named_parameters() if n in fisher}
+        self.anchor = {
+            n: p.detach().clone() for n, p in model.named_parameters() if n in fisher
+        }
 
     def penalty(self, model) -> torch.Tensor:
         """sum_i F_i (theta_i - theta*_i)^2 over the anchored parameters."""
-        terms = [(self.fisher[n] * (p - self.anchor[n]) ** 2).sum() for n, p in model.named_parameters()
-                 if n in self.anchor]
+        terms = [
+            (self.fisher[n] * (p - self.anchor[n]) ** 2).sum()
+            for n, p in model.named_parameters()
+            if n in self.anchor
+        ]
         return torch.stack(terms).sum()
 
     def __call__(self, model, batch: dict) -> torch.Tensor:

@@ -17,6 +17,7 @@ import psutil
 import torch
 from packaging.requirements import Requirement
 
+from course_utils import usage
 from course_utils.config import get_profile
 from course_utils.device import cuda_has_native_bf16, pick_device, pick_precision, time_calls
 
@@ -26,6 +27,7 @@ KEY_PACKAGES = ("torch", "transformers", "datasets", "peft", "torchao")
 
 def banner(title: str) -> str:
     """The first line of every notebook: profile, device, precision and key package versions."""
+    usage.start(title)  # time and peak memory to COURSE_USAGE_LOG when the kernel exits, if set
     device = pick_device()
     precision = str(pick_precision(device)).removeprefix("torch.")
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or platform.machine()

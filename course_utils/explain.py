@@ -7,16 +7,26 @@ from dataclasses import dataclass
 
 import torch
 
-METHODS = ("left", "right", "middle", "trapezoid", "gausslegendre")  # how the path integral is summed
+METHODS = (
+    "left",
+    "right",
+    "middle",
+    "trapezoid",
+    "gausslegendre",
+)  # how the path integral is summed
 
 
-def path_points(steps: int, method: str = "trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
+def path_points(
+    steps: int, method: str = "trapezoid"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(alphas, weights) of a quadrature rule on [0, 1]: sum_k w_k f(alpha_k) ~ the integral of f."""
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not one of {METHODS}")
-    if method == "gausslegendre":  # Captum's default: exact for polynomials of degree < 2 * steps
+    if (
+        method == "gausslegendre"
+    ):  # Captum's default: exact for polynomials of degree < 2 * steps
         import numpy as np
 
         nodes, weights = np.polynomial.legendre.leggauss(steps)  # on [-1, 1]
@@ -41,12 +51,18 @@ def integrated_gradients(
 ) -> torch.Tensor:
     """(x - x') * integral_0^1 grad f(x' + a (x - x')) da, per entry of x; f maps a batch of inputs to scalars."""
     if x.shape != baseline.shape:
-        raise ValueError(f"x {tuple(x.shape)} and baseline {tuple(baseline.shape)} must have one shape")
+        raise ValueError(
+            f"x {tuple(x.shape)} and baseline {tuple(baseline.shape)} must have one shape"
+        )
     alphas, weights = path_points(steps, method)
     total = torch.zeros_like(x, dtype=torch.float64)
     for start in range(0, steps, batch):
-        a = alphas[start : start + batch].to(x.dtype).view(-1, *[1] * x.dim())  # (b, 1, ...)
-        points = (baseline + a * (x - baseline)).detach().requires_grad_(True)  # (b, *x.shape)
+        a = (
+            alphas[start : start + batch].to(x.dtype).view(-1, *[1] * x.dim())
+        )  # (b, 1, ...)
+        points = (
+            (baseline + a * (x - baseline)).detach().requires_grad_(True)
+        )  # (b, *x.shape)
         (grads,) = torch.autograd.grad(f(points).sum(), points)
         w = weights[start : start + batch].view(-1, *[1] * x.dim())
         total += (w * grads.double()).sum(0)
@@ -63,7 +79,7 @@ class TokenTarget:
 
 
 def label_score(model, target: TokenTarget) -> Callable[[torch.Tensor], torch.Tensor]:
-    """f(embeddings) -> the target label's logit at the target position, for a batch of word embeddings."""
+    """F(embeddings) -> the target label's logit at the target, for a batch."""
     extra = {k: v for k, v in target.encoded.items() if k != "input_ids"}
 
     def f(embeddings: torch.Tensor) -> torch.Tensor:  # (b, seq, dim) -> (b,)
@@ -80,9 +96,15 @@ def embed(model, input_ids: torch.Tensor) -> torch.Tensor:
     return model.get_input_embeddings()(input_ids)
 
 
-def pad_baseline(model, input_ids: torch.Tensor, pad_id: int, keep: tuple[int, ...]) -> torch.Tensor:
-    """The baseline x': every token replaced by [PAD] except the special tokens in `keep` ([CLS], [SEP])."""
-    ids = torch.where(torch.isin(input_ids, torch.tensor(keep)), input_ids, torch.full_like(input_ids, pad_id))
+def pad_baseline(
+    model, input_ids: torch.Tensor, pad_id: int, keep: tuple[int, ...]
+) -> torch.Tensor:
+    """The baseline x': every token made [PAD] except those in `keep` ([CLS], [SEP])"""
+    ids = torch.where(
+        torch.isin(input_ids, torch.tensor(keep)),
+        input_ids,
+        torch.full_like(input_ids, pad_id),
+    )
     return embed(model, ids)
 
 
@@ -94,15 +116,19 @@ def token_attributions(attributions: torch.Tensor) -> torch.Tensor:
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     """Rank correlation of two 1-d tensors (no ties expected in float scores)."""
     if a.shape != b.shape or a.dim() != 1 or len(a) < 2:
-        raise ValueError(f"spearman needs two 1-d tensors of one length >= 2, got {tuple(a.shape)}, {tuple(b.shape)}")
+        raise ValueError(
+            f"spearman needs two 1-d tensors of one length >= 2, got {tuple(a.shape)}, {tuple(b.shape)}"
+        )
     ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
     ra, rb = ra - ra.mean(), rb - rb.mean()
     return float((ra * rb).sum() / (ra.norm() * rb.norm()))
 
 
 @torch.no_grad()
-def attention_from(model, encoded: dict, position: int, layer: int = -1) -> torch.Tensor:
-    """(seq,): how much the token at `position` attends to each token in `layer`, averaged over heads."""
+def attention_from(
+    model, encoded: dict, position: int, layer: int = -1
+) -> torch.Tensor:
+    """(seq,): how much the token at `position` attends to each token (mean of heads)"""
     previous = model.config._attn_implementation
     model.set_attn_implementation("eager")  # the fused kernels never form the weights
     try:
@@ -118,7 +144,9 @@ def top_share(scores: torch.Tensor, mask: torch.Tensor) -> float:
     return float(scores.abs()[mask].sum() / total) if total > 0 else 0.0
 
 
-def highlight_html(tokens: list[str], scores: list[float], target: int | None = None) -> str:
+def highlight_html(
+    tokens: list[str], scores: list[float], target: int | None = None
+) -> str:
     """Sub-tokens as HTML, red where the score is positive and blue where negative, shaded by size."""
     import html
 
@@ -131,14 +159,18 @@ def highlight_html(tokens: list[str], scores: list[float], target: int | None = 
             f'<span style="background:rgba({rgb},{abs(s) / top:.2f});{border}padding:1px 2px;'
             f'margin:1px;border-radius:3px" title="{s:+.3f}">{html.escape(token)}</span>'
         )
-    return '<div style="line-height:2;font-family:monospace">' + "".join(spans) + "</div>"
+    return (
+        '<div style="line-height:2;font-family:monospace">' + "".join(spans) + "</div>"
+    )
 
 
 def encode_words(tokenizer, words: list[str]) -> dict:
     """One sentence's model inputs (batch of 1), with chapter 04's casing token types for an uncased encoder."""
     from course_utils.ner_data import casing_type_ids, lowercases
 
-    encoded = tokenizer(words, is_split_into_words=True, truncation=True, return_tensors="pt")
+    encoded = tokenizer(
+        words, is_split_into_words=True, truncation=True, return_tensors="pt"
+    )
     if lowercases(tokenizer):
         word_ids = [-1 if w is None else w for w in encoded.word_ids(0)]
         encoded["token_type_ids"] = torch.tensor([casing_type_ids(words, word_ids)])
@@ -146,15 +178,30 @@ def encode_words(tokenizer, words: list[str]) -> dict:
 
 
 @torch.no_grad()
-def entity_targets(model, tokenizer, sentences: list[list[str]], limit: int) -> list[TokenTarget]:
-    """The first sub-token of the first predicted entity (a B- label) of each sentence, up to `limit` of them."""
+def entity_targets(
+    model, tokenizer, sentences: list[list[str]], limit: int
+) -> list[TokenTarget]:
+    """The first sub-token of the first predicted entity (a B- label) of each sentence, up to `limit` of them.
+
+    Only a word's first sub-token carries its label (chapter 04 trains only those), so only those are targets.
+    """
     device = next(model.parameters()).device
     model.eval()
     found = []
     for words in sentences:
         encoded = {k: v.to(device) for k, v in encode_words(tokenizer, words).items()}
+        word_ids = tokenizer(
+            words, is_split_into_words=True, truncation=True
+        ).word_ids()
+        firsts = [
+            i
+            for i, w in enumerate(word_ids)
+            if w is not None and (i == 0 or word_ids[i - 1] != w)
+        ]
         labels = model(**encoded).logits[0].argmax(-1)  # (seq,)
-        starts = [i for i in range(1, len(labels) - 1) if model.config.id2label[int(labels[i])].startswith("B-")]
+        starts = [
+            i for i in firsts if model.config.id2label[int(labels[i])].startswith("B-")
+        ]
         if starts:
             found.append(TokenTarget(encoded, starts[0], int(labels[starts[0]])))
         if len(found) == limit:

@@ -46,16 +46,22 @@ def read_names(path: Path | str | None = None) -> list[Name]:
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
     if not rows or rows[0][:3] != ["name", "gender", "origin"]:
-        raise ValueError(f"{path}: line 1 must be the header name<TAB>gender<TAB>origin<TAB>locales")
+        raise ValueError(
+            f"{path}: line 1 must be the header name<TAB>gender<TAB>origin<TAB>locales"
+        )
     names = []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) < 3 or not row[0] or row[1] not in GENDERS or not row[2]:
-            raise ValueError(f"{path}, line {line}: expected a name, a gender in {GENDERS} and an origin, got {row}")
+            raise ValueError(
+                f"{path}, line {line}: expected a name, a gender in {GENDERS} and an origin, got {row}"
+            )
         names.append(Name(row[0], row[1], row[2]))
     return names
 
 
-def usable_names(names: list[Name], seen: set[str], words: set[str]) -> tuple[list[Name], Counter]:
+def usable_names(
+    names: list[Name], seen: set[str], words: set[str]
+) -> tuple[list[Name], Counter]:
     """Names the probe can use: not in the training data (`seen`), not an everyday word (`words`, lower case)."""
     kept, dropped = [], Counter()
     for name in names:
@@ -74,7 +80,9 @@ def lowercase_words(text: str, min_count: int = 2) -> set[str]:
     return {word for word, count in counts.items() if count >= min_count}
 
 
-def split_names(names: list[Name], per_group: int, seed: int) -> tuple[list[Name], list[Name]]:
+def split_names(
+    names: list[Name], per_group: int, seed: int
+) -> tuple[list[Name], list[Name]]:
     """(probe, rest): up to `per_group` names of every (gender, origin) cell for the probe, the others apart."""
     cells: dict[tuple[str, str], list[Name]] = defaultdict(list)
     for name in names:
@@ -91,30 +99,44 @@ def split_names(names: list[Name], per_group: int, seed: int) -> tuple[list[Name
 def outcome(spans: list[dict], start: int, end: int) -> str:
     """What the tagger made of the name at [start, end): one of OUTCOMES."""
     overlapping = [s for s in spans if s["start"] < end and start < s["end"]]
-    if any(s["type"] == "PER" and (s["start"], s["end"]) == (start, end) for s in overlapping):
+    if any(
+        s["type"] == "PER" and (s["start"], s["end"]) == (start, end)
+        for s in overlapping
+    ):
         return "PER"
     if any(s["type"] == "PER" for s in overlapping):
         return "PER, wrong span"
     return overlapping[0]["type"] if overlapping else "no entity"
 
 
-def probe(model, tokenizer, names: list[Name], templates=TEMPLATES, batch_size: int = 64) -> list[list[str]]:
+def probe(
+    model, tokenizer, names: list[Name], templates=TEMPLATES, batch_size: int = 64
+) -> list[list[str]]:
     """(names, templates) outcomes: each name in each template, tagged by `model`."""
     from course_utils.ner import predict_batch
 
-    jobs = [(t.format(name=n.text), t.index("{name}"), len(n.text)) for n in names for t in templates]
+    jobs = [
+        (t.format(name=n.text), t.index("{name}"), len(n.text))
+        for n in names
+        for t in templates
+    ]
     found = []
     for i in range(0, len(jobs), batch_size):
         chunk = jobs[i : i + batch_size]
         found += predict_batch(model, tokenizer, [text for text, _, _ in chunk])
-    outcomes = [outcome(spans, s, s + n) for spans, (_, s, n) in zip(found, jobs, strict=True)]
+    outcomes = [
+        outcome(spans, s, s + n) for spans, (_, s, n) in zip(found, jobs, strict=True)
+    ]
     k = len(templates)
     return [outcomes[i : i + k] for i in range(0, len(outcomes), k)]
 
 
 def hit_rates(outcomes: list[list[str]], kind: str = "PER") -> torch.Tensor:
     """(names,): the share of templates in which each name got `kind`."""
-    return torch.tensor([sum(o == kind for o in row) / len(row) for row in outcomes], dtype=torch.float64)
+    return torch.tensor(
+        [sum(o == kind for o in row) / len(row) for row in outcomes],
+        dtype=torch.float64,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,19 +158,29 @@ def _draws(groups: list[str], resamples: int, seed: int) -> dict[str, torch.Tens
     draws = {}
     for group in sorted(members):
         idx = torch.tensor(members[group])
-        draws[group] = idx[torch.randint(len(idx), (resamples, len(idx)), generator=gen)]
+        draws[group] = idx[
+            torch.randint(len(idx), (resamples, len(idx)), generator=gen)
+        ]
     return draws
 
 
-def group_rates(rates: torch.Tensor, groups: list[str], resamples: int = 2000, seed: int = 0) -> list[GroupRate]:
+def group_rates(
+    rates: torch.Tensor, groups: list[str], resamples: int = 2000, seed: int = 0
+) -> list[GroupRate]:
     """Each group's mean rate and its 95% interval (names resampled within the group)."""
     if len(rates) != len(groups) or len(rates) == 0:
-        raise ValueError(f"one group per name: {len(rates)} rates, {len(groups)} groups")
+        raise ValueError(
+            f"one group per name: {len(rates)} rates, {len(groups)} groups"
+        )
     out = []
     for group, draw in _draws(groups, resamples, seed).items():
         members = torch.tensor([g == group for g in groups])
         low, high = percentile_interval(rates[draw].mean(dim=1))
-        out.append(GroupRate(group, int(members.sum()), float(rates[members].mean()), low, high))
+        out.append(
+            GroupRate(
+                group, int(members.sum()), float(rates[members].mean()), low, high
+            )
+        )
     return out
 
 
@@ -161,7 +193,9 @@ class Gap:
     gap: float
     low: float  # bootstrap interval of the largest gap (names resampled within groups)
     high: float
-    p_value: float  # share of random relabellings of the names with a gap at least as large
+    p_value: (
+        float  # share of random relabellings of the names with a gap at least as large
+    )
 
     def __str__(self) -> str:
         interval = f"[{self.low:+.3f}, {self.high:+.3f}]"
@@ -170,29 +204,42 @@ class Gap:
 
 def _spread(rates: torch.Tensor, groups: list[str]) -> float:
     """max - min of the groups' mean rates."""
-    means = [float(rates[torch.tensor([g == k for g in groups])].mean()) for k in set(groups)]
+    means = [
+        float(rates[torch.tensor([g == k for g in groups])].mean()) for k in set(groups)
+    ]
     return max(means) - min(means)
 
 
 def largest_gap(
-    rates: torch.Tensor, groups: list[str], resamples: int = 2000, permutations: int = 2000, seed: int = 0
+    rates: torch.Tensor,
+    groups: list[str],
+    resamples: int = 2000,
+    permutations: int = 2000,
+    seed: int = 0,
 ) -> Gap:
-    """The best minus the worst group's rate, with its bootstrap interval and a permutation test."""
+    """Best minus worst group's rate, with a bootstrap interval and permutation test."""
     table = group_rates(rates, groups, resamples=1, seed=seed)
     best, worst = max(table, key=lambda r: r.rate), min(table, key=lambda r: r.rate)
     draws = _draws(groups, resamples, seed)
-    means = torch.stack([rates[d].mean(dim=1) for d in draws.values()])  # (groups, resamples)
+    means = torch.stack(
+        [rates[d].mean(dim=1) for d in draws.values()]
+    )  # (groups, resamples)
     low, high = percentile_interval(means.max(dim=0).values - means.min(dim=0).values)
     observed, rng = best.rate - worst.rate, random.Random(seed)
     shuffled, beaten = list(groups), 0
     for _ in range(permutations):
         rng.shuffle(shuffled)
         beaten += _spread(rates, shuffled) >= observed - 1e-12
-    return Gap(best.group, worst.group, observed, low, high, (beaten + 1) / (permutations + 1))
+    return Gap(
+        best.group, worst.group, observed, low, high, (beaten + 1) / (permutations + 1)
+    )
 
 
-def swap_first_names(tokens: list[str], tags: list[str], pool: list[str], rng: random.Random, p: float) -> list[str]:
-    """Counterfactual augmentation: each PER span's first word becomes a random name from `pool` with chance p."""
+def swap_first_names(
+    tokens: list[str], tags: list[str], pool: list[str], rng: random.Random, p: float
+) -> list[str]:
+    """Counterfactual augmentation: with chance p, a PER span's first word becomes
+    a name drawn from `pool`."""
     out = list(tokens)
     for i, tag in enumerate(tags):
         if tag == "B-PER" and rng.random() < p:

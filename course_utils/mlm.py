@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 from course_utils.losses import IGNORE_INDEX
+from course_utils.resources import read_text
 from course_utils.train import History, train
 
 if TYPE_CHECKING:
@@ -24,14 +25,16 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def read_corpus(path: str | Path) -> list[str]:
     """The non-blank lines of a UTF-8 text file; a clear error for a missing or empty file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus file {path} does not exist: check the path (data/tinyshakespeare/input.txt?)")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line.strip() for line in read_text(path, "corpus file").splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError(f"corpus file {path} is empty (no non-blank lines): nothing to train on")
     return lines
+
+
+def words_of(lines: list[str], normalizer, pre_tokenizer) -> set[str]:
+    """The distinct words of `lines` as the tokenizer will see them: normalized, then pre-tokenized."""
+    return {w for line in lines for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line))}
 
 
 def train_wordpiece(lines: list[str], vocab_size: int):
@@ -39,10 +42,19 @@ def train_wordpiece(lines: list[str], vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(lines, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS))
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    trainer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    trainer.normalizer, trainer.pre_tokenizer = normalizer, pre_tokenizer
+    # tokenizers' trainer numbers the "##x" pieces in hash-map order, and its merges break ties by number, so
+    # the vocabulary changed from run to run (huggingface/tokenizers#1794). Numbered here first, in sorted
+    # order, every run learns the same vocabulary.
+    pieces = sorted({"##" + c for w in words_of(lines, normalizer, pre_tokenizer) for c in w[1:]})
+    trainer.train_from_iterator(
+        lines, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + pieces)
+    )
+    tok = Tokenizer(models.WordPiece(trainer.get_vocab(), unk_token="[UNK]"))  # the pieces as ordinary tokens
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]

@@ -12,6 +12,7 @@ from course_utils.config import NERConfig
 from course_utils.device import PeakMemory, pick_device, time_calls
 from course_utils.losses import IGNORE_INDEX
 from course_utils.ner_data import MODEL_KEYS, LengthGroupedSampler, NERData, casing_type_ids, lowercases
+from course_utils.resources import read_text
 from course_utils.tagging import LABEL2ID, LABELS, decode_words, entities, entity_scores, to_iob2, word_log_probs
 from course_utils.train import History, default_loss, train
 
@@ -145,22 +146,61 @@ def save_finetuned(model, tokenizer, metrics: dict, directory: Path) -> None:
     (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
 
 
-def load_finetuned(directory: Path):
-    """(model, tokenizer, metrics) saved by chapter 04; a clear error when chapter 04 has not been run."""
+def load_finetuned(directory: Path, profile: str | None = None):
+    """(model, tokenizer, metrics) saved by chapter 04; a clear error when it is missing, damaged or another run's.
+
+    With `profile`, the folder must come from chapter 04 in that profile, with that profile's encoder.
+    """
     import json
 
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer, BertForTokenClassification
 
     directory = Path(directory)
+    rerun = f"run notebooks/04_bert_ner_finetuning.ipynb again in the profile you use (it rewrites {directory})"
     if not (directory / METRICS_FILE).is_file():
         raise FileNotFoundError(
             f"no fine-tuned NER model in {directory}: run notebooks/04_bert_ner_finetuning.ipynb first, "
             "in the same COURSE_PROFILE (it saves the model there). On Colab each notebook gets a new "
             "machine: let chapter 04's first cell mount Google Drive, and mount the same Drive here"
         )
-    model = BertForTokenClassification.from_pretrained(directory)
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    return model, tokenizer, json.loads((directory / METRICS_FILE).read_text())
+    try:
+        metrics = json.loads(read_text(directory / METRICS_FILE, "chapter 04's figures"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{directory / METRICS_FILE} is damaged ({err}): {rerun}") from err
+    if profile is not None:
+        check_same_run(metrics, profile, directory)
+    if not (directory / "model.safetensors").is_file():
+        raise FileNotFoundError(
+            f"{directory} has no model.safetensors (the weights); the course loads weights only from safetensors, "
+            f"never from a pickled .bin: {rerun}"
+        )
+    try:
+        model = BertForTokenClassification.from_pretrained(directory, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:
+        problem = f"{type(err).__name__}: {err}"
+        raise ValueError(f"the model in {directory} could not be loaded ({problem}): {rerun}") from err
+    return model, tokenizer, metrics
+
+
+def check_same_run(metrics: dict, profile: str, directory: Path) -> None:
+    """The saved model must come from `profile` and its encoder; otherwise say which run it is and what to do."""
+    from course_utils.resources import resolve_model
+
+    saved_profile = metrics.get("profile")
+    if saved_profile != profile:
+        raise ValueError(
+            f"the model in {directory} was fine-tuned in the {saved_profile!r} profile, and this is {profile!r}: "
+            f"run chapter 04 in {profile!r}, or set COURSE_PROFILE={saved_profile} to study that model"
+        )
+    expected = resolve_model(profile).location
+    saved = str(metrics.get("encoder", ""))
+    if Path(saved).parts[-2:] != Path(expected).parts[-2:]:  # the same encoder, wherever it is installed
+        raise ValueError(
+            f"the model in {directory} was fine-tuned from {saved!r}, and this profile's encoder is {expected!r} "
+            "(COURSE_ENCODER changed?): run chapter 04 again with this encoder, or restore the setting"
+        )
 
 
 # --- using the model ----------------------------------------------------------------------------------------
@@ -174,15 +214,44 @@ def _device(model) -> torch.device:
 
 
 @torch.no_grad()
+def max_tokens(model) -> int:
+    """The most sub-tokens, [CLS] and [SEP] included, the model can read at once."""
+    return model.config.max_position_embeddings
+
+
+def check_text(model, tokenizer, text, where: str = "text") -> None:
+    """A clear error for what the tagger cannot read: not a string, empty, or longer than its positions."""
+    if not isinstance(text, str):
+        raise TypeError(f"{where} must be a str, not {type(text).__name__}: pass the sentence itself")
+    words = [m.group() for m in _WORD.finditer(text)]
+    if not words:
+        raise ValueError(f"{where} is empty: pass at least one word to tag")
+    n = len(tokenizer(words, is_split_into_words=True)["input_ids"])
+    if n > max_tokens(model):
+        raise ValueError(
+            f"{where} has {len(words):,} words, {n:,} sub-tokens with [CLS] and [SEP]; the model reads at most "
+            f"{max_tokens(model):,}: split it into sentences and tag each"
+        )
+
+
+@torch.no_grad()
 def predict_batch(model, tokenizer, texts: list[str]) -> list[list[dict]]:
     """Entity spans for each text, run as one padded batch: [{'text', 'type', 'start', 'end', 'score'}]."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of str; for one text call predict(model, tokenizer, text)")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            check_text(model, tokenizer, text, where=f"texts[{i}]")
     found = [list(_WORD.finditer(text)) for text in texts]
-    rows = [i for i, matches in enumerate(found) if matches]  # texts with no word have no entity
+    rows = [i for i, matches in enumerate(found) if matches]
     results: list[list[dict]] = [[] for _ in texts]
     if not rows:
         return results
     words = [[m.group() for m in found[i]] for i in rows]
-    encoded = tokenizer(words, is_split_into_words=True, truncation=True, padding=True, return_tensors="pt")
+    encoded = tokenizer(words, is_split_into_words=True, padding=True, return_tensors="pt")
+    if encoded["input_ids"].shape[1] > max_tokens(model):  # never cut a text short without saying so
+        for i in rows:
+            check_text(model, tokenizer, texts[i], where=f"texts[{i}]")
     word_ids = [[-1 if w is None else w for w in encoded.word_ids(r)] for r in range(len(rows))]
     if lowercases(tokenizer):  # as in training: the capital letters go in as token types
         casing = [casing_type_ids(w, ids) for w, ids in zip(words, word_ids, strict=True)]
@@ -212,4 +281,5 @@ def predict_batch(model, tokenizer, texts: list[str]) -> list[list[dict]]:
 
 def predict(model, tokenizer, text: str) -> list[dict]:
     """Entity spans in raw text: [{'text', 'type', 'start', 'end', 'score'}], from word-level predictions."""
+    check_text(model, tokenizer, text)
     return predict_batch(model, tokenizer, [text])[0]

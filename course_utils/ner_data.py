@@ -12,6 +12,7 @@ import torch
 
 from course_utils.config import NERConfig
 from course_utils.losses import IGNORE_INDEX
+from course_utils.resources import read_text
 from course_utils.tagging import (
     ENTITY_TYPES,
     LABEL2ID,
@@ -42,8 +43,7 @@ def read_conll(path: str | Path, scheme: str = "iob1") -> list[Sentence]:
     if scheme not in ("iob1", "io", "iob2"):
         raise ValueError(f"scheme={scheme!r}: use 'iob1', 'io' or 'iob2'")
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
+    text = read_text(path, "CoNLL file")
     sentences, tokens, tags, doc, start, columns = [], [], [], -1, 0, None
 
     def close() -> None:
@@ -54,8 +54,8 @@ def read_conll(path: str | Path, scheme: str = "iob1") -> list[Sentence]:
             tokens.clear()
             tags.clear()
 
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        fields = line.split()
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()  # any whitespace: tabs and spaces may mix
         if not fields:
             close()
             continue

@@ -73,15 +73,52 @@ def _is_local(location: str) -> bool:
 
 
 def data_dir() -> Path:
-    """The course's `data/` folder (override with `COURSE_DATA_DIR`)."""
-    return Path(os.environ.get("COURSE_DATA_DIR", REPO_ROOT / "data"))
+    """The course's `data/` folder (override with `COURSE_DATA_DIR`, which must be such a folder)."""
+    if (override := _override("COURSE_DATA_DIR")) is None:
+        return REPO_ROOT / "data"
+    if not Path(override).is_dir():
+        raise NotADirectoryError(
+            f"COURSE_DATA_DIR={override!r} is not a folder: point it at a copy of the repository's data/ "
+            "(wikigold/, tinyshakespeare/, names/), or unset it"
+        )
+    return Path(override)
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 text file's contents, without a BOM; a clear error for a missing, binary or non-UTF-8 file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist: check the path")
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"{what} {path} is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8")
+    if b"\x00" in data:
+        offset = data.index(b"\x00")
+        raise ValueError(
+            f"{what} {path} looks binary (a NUL byte at offset {offset}), not text: "
+            "check that this is the file you meant"
+        )
+    try:
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark, if any, is not part of the text
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{what} {path} is not UTF-8: byte 0x{data[err.start]:02x} on line {line} is not valid UTF-8 "
+            f"(Latin-1 or Windows-1252?). Convert it: iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}"
+        ) from err
 
 
 def artifacts_dir(profile: str | None = None) -> Path:
     """Where chapters save what later chapters reuse, one folder per profile."""
     root = Path(os.environ.get("COURSE_ARTIFACTS_DIR", REPO_ROOT / "artifacts"))
     path = root / (profile or get_profile())
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file in the way, no permission, a read-only disk
+        raise OSError(
+            f"cannot create {path} for the chapters' saved models ({err.strerror}): point COURSE_ARTIFACTS_DIR "
+            "at a folder you can write, or unset it to use artifacts/ in the repository"
+        ) from err
     return path
 
 
@@ -244,6 +281,8 @@ def classify_load_error(resource: Resource, err: Exception) -> Exception:
 def from_pretrained(auto_cls, profile: str | None = None, **kwargs):
     """`auto_cls.from_pretrained` on the profile's encoder; a clear error when it cannot be had."""
     resource = resolve_model(profile)
+    if "Tokenizer" not in auto_cls.__name__:
+        kwargs.setdefault("use_safetensors", True)  # weights that cannot run code: never a pickled .bin
     try:
         return auto_cls.from_pretrained(resource.location, **kwargs)
     except (OSError, ValueError) as err:  # transformers: OSError for "not found locally and no Hub"

@@ -228,7 +228,7 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
 
-    from course_utils import __version__
+    from course_utils import __version__, ner
 
     batcher = MicroBatcher(tagger.run, max_batch, max_wait_ms)
 
@@ -271,6 +271,10 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
                 f"the text has {len(body.text):,} characters and the limit is {cfg.max_chars:,}; "
                 "split it into paragraphs and send each",
             )
+        try:  # more sub-tokens than the model has positions: say so, never cut it short
+            ner.check_text(tagger.model, tagger.tokenizer, body.text)
+        except ValueError as err:
+            raise HTTPException(413, str(err)) from err
         return {"entities": await batcher.submit(body.text)}
 
     @app.get("/health")

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from course_utils import checkpoint
+from course_utils.config import check_ranges
 from course_utils.device import pick_precision
 from course_utils.losses import IGNORE_INDEX
 
@@ -40,13 +41,20 @@ class TrainConfig:
     mixed_precision: bool = True  # autocast to device.pick_precision: bf16/fp16 on CUDA, bf16 on bf16 CPUs
     accumulation_steps: int = 1  # micro-batches per optimizer step: a k-times batch in one batch's memory
     gradient_checkpointing: bool = False  # keep only each layer's input; recompute the rest in backward
-    checkpoint_dir: Path | None = None  # save model (safetensors) + optimizer at each eval; resume from it
+    checkpoint_dir: Path | None = None  # save every state at each eval (and checkpoint_every); resume from the newest
+    checkpoint_every: int | None = None  # also save every N steps (None: at evaluations only)
+    keep_checkpoints: int = 2  # the newest N stay on disk
 
     def __post_init__(self) -> None:
+        check_ranges(self)
         if self.accumulation_steps < 1:
             raise ValueError(f"accumulation_steps={self.accumulation_steps}: use 1 (no accumulation) or more")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay}: use a value in (0, 1), e.g. 0.995, or None for no average")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every={self.checkpoint_every}: use a number of steps >= 1, or None")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints={self.keep_checkpoints}: keep at least 1")
         if self.layer_lr_decay <= 0 or self.head_lr_scale <= 0:
             raise ValueError(
                 f"layer_lr_decay={self.layer_lr_decay}, head_lr_scale={self.head_lr_scale}: both must be > 0 (1.0: off)"
@@ -225,21 +233,25 @@ def train(
     scaler = torch.amp.GradScaler(
         device.type, enabled=amp_dtype == torch.float16
     )  # fp16 needs loss scaling
-    history, step = History(), resume(model, optimizer, scheduler, cfg.checkpoint_dir)
     ema_fn = get_ema_multi_avg_fn(cfg.ema_decay or 0.0)
-    ema = (
-        AveragedModel(model, multi_avg_fn=ema_fn) if cfg.ema_decay else None
-    )  # a resumed run restarts the average
+    ema = AveragedModel(model, multi_avg_fn=ema_fn) if cfg.ema_decay else None
+    run = Run(model, optimizer, scheduler, scaler, ema, History())
+    saved = resume(run, checkpoint.latest(cfg.checkpoint_dir))  # None: a new run
+    history, step = run.history, run.step
     start, bar = (
-        time.perf_counter(),
+        time.perf_counter() - history.seconds,
         tqdm(total=total, initial=step, disable=not progress, desc="train"),
     )
-    sampler, epoch = getattr(train_loader, "sampler", None), step // steps_per_epoch
+    sampler, epoch = getattr(train_loader, "sampler", None), run.epoch
     while step < total:
+        if saved:  # the epoch the run stopped in: the same batches again
+            restore_epoch_start(train_loader, saved)
+        run.epoch_start = epoch_start(train_loader)
         if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
             sampler.set_epoch(epoch)
-        epoch += 1
-        for group in micro_batch_groups(train_loader, cfg.accumulation_steps):
+        groups = micro_batch_groups(train_loader, cfg.accumulation_steps)
+        run.groups_done, saved = skip_done(groups, saved), None  # on from there
+        for group in groups:
             loss = backward_step(model, group, loss_fn, amp_dtype, scaler)
             scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
             grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -252,6 +264,7 @@ def train(
             if ema:
                 ema.update_parameters(model)
             step += 1
+            run.groups_done += 1
             history.steps.append(
                 {
                     "step": step,
@@ -267,20 +280,22 @@ def train(
                 and time.perf_counter() - start > cfg.time_budget_s
             )
             end_of_epoch = step % steps_per_epoch == 0
-            if evaluate and (
+            evaluated = evaluate and (
                 (cfg.eval_every and step % cfg.eval_every == 0)
                 or (not cfg.eval_every and end_of_epoch)
                 or step >= total
                 or out_of_time
-            ):
+            )
+            if evaluated:
                 run_eval(ema.module if ema else model, evaluate, cfg, history, step)
-                if cfg.checkpoint_dir:
-                    save_checkpoint(
-                        model, optimizer, scheduler, step, cfg.checkpoint_dir
-                    )
+            periodic = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+            if cfg.checkpoint_dir and (evaluated or periodic):
+                history.seconds = time.perf_counter() - start
+                save_checkpoint(run, step, epoch, cfg)
             if step >= total or out_of_time:
                 total = step
                 break
+        epoch += 1
     bar.close()
     history.seconds = time.perf_counter() - start
     if history.best is not None and "state" in history.best:  # restore the best weights
@@ -319,24 +334,104 @@ def restore_trainable(model: torch.nn.Module, state: dict[str, torch.Tensor]) ->
         raise KeyError(f"not parameters of {type(model).__name__}: {unexpected[:5]}")
 
 
-def save_checkpoint(model, optimizer, scheduler, step: int, directory: Path) -> None:
-    """Model weights as safetensors; optimizer and scheduler state beside them."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, directory / "model.safetensors")
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step},
-        directory / "trainer_state.pt",
-    )
+@dataclass
+class Run:
+    """Everything a run changes as it goes: what a checkpoint must hold for a resumed run to be the same run."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    ema: AveragedModel | None
+    history: History
+    step: int = 0
+    epoch: int = 0  # epochs started before the current one
+    groups_done: int = 0  # optimizer steps taken in the current epoch
+    epoch_start: dict | None = None  # random generators and loader state as the current epoch began
 
 
-def resume(model, optimizer, scheduler, directory: Path | None) -> int:
-    """Load a checkpoint from `directory` if there is one; return the step to continue from."""
-    if directory is None or not (Path(directory) / "trainer_state.pt").is_file():
+def epoch_start(loader) -> dict:
+    """The random generators and the loader's state as an epoch begins: enough to draw its batches again."""
+    return {"rng": checkpoint.rng_state(), "loader": checkpoint.loader_state(loader)}
+
+
+def restore_epoch_start(loader, saved: dict) -> None:
+    """Put the generators and the loader back as they were when the checkpoint's epoch began."""
+    checkpoint.set_rng_state(saved["epoch_start"]["rng"])
+    checkpoint.set_loader_state(loader, saved["epoch_start"]["loader"])
+
+
+def skip_done(groups, saved: dict | None) -> int:
+    """Draw, and drop, the batches a resumed epoch had trained on; then restore the generators. Returns how many."""
+    if not saved:
         return 0
-    model.load_state_dict(load_file(Path(directory) / "model.safetensors"), strict=False)
-    state = torch.load(Path(directory) / "trainer_state.pt", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    return state["step"]
+    for _ in range(saved["groups_done"]):
+        next(groups)
+    checkpoint.set_rng_state(saved["rng"])  # as they were at the checkpoint, after those steps' dropout
+    return saved["groups_done"]
+
+
+def plain_values(value):
+    """`value` with NumPy scalars and arrays as Python numbers and lists: what torch.load(weights_only=True) reads."""
+    if isinstance(value, dict):
+        return {k: plain_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(v) for v in value)
+    return value.tolist() if hasattr(value, "tolist") and not isinstance(value, torch.Tensor) else value
+
+
+def save_checkpoint(run: Run, step: int, epoch: int, cfg: TrainConfig) -> Path:
+    """Every state of the run at `step`, written atomically into cfg.checkpoint_dir."""
+    tensors = {"model": run.model.state_dict()}
+    if run.ema is not None:
+        tensors["ema"] = run.ema.state_dict()
+    best = dict(run.history.best) if run.history.best else None
+    if best and "state" in best:
+        tensors["best"] = best.pop("state")
+    state = {
+        "step": step,
+        "epoch": epoch,
+        "groups_done": run.groups_done,
+        "epoch_start": run.epoch_start,
+        "rng": checkpoint.rng_state(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "history": plain_values(
+            {"steps": run.history.steps, "evals": run.history.evals, "best": best,
+             "seconds": run.history.seconds, "eval_seconds": run.history.eval_seconds}
+        ),
+    }
+    return checkpoint.save(cfg.checkpoint_dir, step, tensors, state, keep=cfg.keep_checkpoints)
+
+
+def resume(run: Run, path: Path | None) -> dict | None:
+    """Load the checkpoint at `path` into `run` (None: nothing to do); return its state for the loop."""
+    if path is None:
+        return None
+    tensors, state = checkpoint.load(path)
+    missing = {"model"} | ({"ema"} if run.ema is not None else set())
+    if not missing <= tensors.keys():
+        raise ValueError(
+            f"checkpoint {path} has no {sorted(missing - tensors.keys())} weights: it was written by a run with "
+            "other settings (ema_decay); resume with the same config, or delete the folder to start over"
+        )
+    try:
+        run.model.load_state_dict(tensors["model"])
+        if run.ema is not None:
+            run.ema.load_state_dict(tensors["ema"])
+        run.optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise ValueError(
+            f"checkpoint {path} does not fit this model or optimizer ({err}): it belongs to another run; "
+            "point checkpoint_dir at a new folder or delete this one"
+        ) from err
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
+    saved = state["history"]
+    best = saved["best"]
+    if best is not None and "best" in tensors:
+        best = {**best, "state": tensors["best"]}
+    run.history = History(saved["steps"], saved["evals"], best, saved["seconds"], saved["eval_seconds"])
+    run.step, run.epoch = state["step"], state["epoch"]
+    return state

@@ -50,7 +50,7 @@ def test_every_chapter_installs_through_colab_setup_and_the_model_chapters_keep_
     for path in NOTEBOOKS:
         cell = first_code_cell(path)
         assert f'Path("{COLAB_DIR}")' in cell and "from course_utils.colab import setup" in cell, path.name
-        assert ("keep_on_drive=True" in cell) == path.name.startswith(("04", "05", "06")), path.name
+        assert ("keep_on_drive=True" in cell) == path.name.startswith(("04", "05", "06", "07")), path.name
         assert "!" not in cell.replace("!=", "") and "%pip" not in cell, f"{path.name}: plain Python only"
 
 

@@ -1,4 +1,5 @@
 import os
+from dataclasses import replace
 
 import pytest
 import torch
@@ -97,3 +98,28 @@ def test_every_profile_runs_distinct_seeds():
         seeds = NER.pick(profile).seeds
         assert seeds and len(set(seeds)) == len(seeds), profile
     assert len(NER.pick("cpu").seeds) >= 3, "the headline comparison needs a spread"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lr", 0.0, "NERConfig.lr=0.0: must be above 0"),
+        ("batch_size", 0, "NERConfig.batch_size=0: must be at least 1"),
+        ("num_epochs", -1, "NERConfig.num_epochs=-1: must be at least 1"),
+        ("warmup_ratio", 1.5, "NERConfig.warmup_ratio=1.5: a share, must be between 0 and 1"),
+        ("seeds", (0, -1), r"NERConfig.seeds=\(0, -1\): must be at least 0"),
+        ("max_train_sentences", 0, "NERConfig.max_train_sentences=0: must be at least 1"),
+        ("time_budget_s", float("nan"), "must be a finite number"),
+    ],
+)
+def test_bad_input_out_of_range_config_values_are_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        replace(NER.pick("cpu"), **{field: value})
+
+
+def test_every_profile_value_is_in_range():
+    from course_utils import config
+
+    for profiles in (v for v in vars(config).values() if isinstance(v, config.Profiles)):
+        for profile in PROFILES:
+            config.check_ranges(profiles.pick(profile))

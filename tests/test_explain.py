@@ -1,5 +1,7 @@
 """Integrated gradients from scratch: exact on a linear function, complete, and the same as Captum's."""
 
+import copy
+
 import pytest
 import torch
 from scipy.stats import spearmanr
@@ -88,3 +90,17 @@ def test_attention_from_is_a_distribution_and_restores_the_backend(tiny):
 def test_top_share():
     scores = torch.tensor([1.0, -3.0, 0.0, 4.0])
     assert explain.top_share(scores, torch.tensor([True, True, False, False])) == pytest.approx(0.5)
+
+
+def test_entity_targets_are_first_sub_tokens_predicted_b(tiny):
+    model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
+    with torch.no_grad():
+        model.classifier.bias.zero_()
+        model.classifier.bias[model.config.label2id["B-PER"]] = 100.0  # every token says B-PER
+    sentences = [["Adilson", "visited", "Nairobi"], ["Tokenization", "works"]]
+    targets = explain.entity_targets(model, tokenizer, sentences, limit=5)
+    for target, words in zip(targets, sentences, strict=True):
+        word_ids = tokenizer(words, is_split_into_words=True).word_ids()
+        assert word_ids[target.position] == 0 and word_ids[target.position - 1] is None
+        assert model.config.id2label[target.label] == "B-PER"
+    assert len(explain.entity_targets(model, tokenizer, sentences, limit=1)) == 1

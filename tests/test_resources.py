@@ -150,3 +150,44 @@ def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path)
     assert not any(p.endswith((".h5", ".msgpack", ".bin")) for p in model_kw["allow_patterns"])  # no TF/Flax/pickles
     assert (data_id, data_kw["revision"], data_kw["repo_type"]) == ("eriktks/conll2003", FULL_NER_REVISION, "dataset")
     assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA"}
+
+
+GOOD = "EU B-ORG\nrejects O\nGerman B-MISC\ncall O\n\nPeter B-PER\n"
+
+
+def test_bad_input_text_files_in_another_encoding_or_binary_are_named(tmp_path):
+    latin1 = tmp_path / "latin1.conll"
+    latin1.write_bytes("Peter B-PER\nMüller I-PER\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.conll is not UTF-8: byte 0xfc on line 2 .*iconv -f latin1"):
+        resources.read_text(latin1, "CoNLL file")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"PK\x03\x04\x00\x00junk")
+    with pytest.raises(ValueError, match=r"model.bin looks binary \(a NUL byte at offset 4\)"):
+        ner_data.read_conll(binary)
+    utf16 = tmp_path / "utf16.conll"
+    utf16.write_text(GOOD, encoding="utf-16")
+    with pytest.raises(ValueError, match="utf16.conll is UTF-16.*save it as UTF-8"):
+        ner_data.read_conll(utf16)
+    with pytest.raises(FileNotFoundError, match="CoNLL file .*missing.conll does not exist"):
+        ner_data.read_conll(tmp_path / "missing.conll")
+
+
+def test_bad_input_a_bom_and_mixed_separators_read_as_the_plain_file(tmp_path):
+    plain, bom, mixed = tmp_path / "plain.conll", tmp_path / "bom.conll", tmp_path / "mixed.conll"
+    plain.write_text(GOOD, encoding="utf-8")
+    bom.write_text(GOOD, encoding="utf-8-sig")  # Notepad's "UTF-8 with BOM"
+    mixed.write_bytes(GOOD.replace("EU ", "EU\t").replace("call O", "call \t O").replace("\n", "\r\n").encode())
+    expected = ner_data.read_conll(plain)
+    assert ner_data.read_conll(bom) == expected and expected[0].tokens[0] == "EU"
+    assert ner_data.read_conll(mixed) == expected
+
+
+def test_bad_input_course_folders_that_are_not_folders_are_named(monkeypatch, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(NotADirectoryError, match="COURSE_DATA_DIR=.*nowhere' is not a folder"):
+        resources.verified_data_file("ner")
+    monkeypatch.setenv("COURSE_ARTIFACTS_DIR", str(a_file))
+    with pytest.raises(OSError, match="cannot create .*a-file/cpu .*COURSE_ARTIFACTS_DIR"):
+        resources.artifacts_dir("cpu")

@@ -11,9 +11,12 @@ from IPython.display import Code
 from course_utils import (
     attention,
     bert,
+    continual,
     distill,
     distributed,
+    explain,
     export,
+    fairness,
     layers,
     lora,
     losses,
@@ -33,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = {  # the name a chapter uses for each module it shows code from
     **{m.__name__.rsplit(".", 1)[1]: m for m in (attention, bert, distill, distributed, layers, losses, lora)},
     **{m.__name__.rsplit(".", 1)[1]: m for m in (memory, mlm, ner, ner_data, nsp, quant, tagging)},
-    **{m.__name__.rsplit(".", 1)[1]: m for m in (export, serve)},
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (continual, explain, export, fairness, serve)},
     "train_module": train,
 }
 

@@ -65,10 +65,10 @@ def test_time_budget_and_checkpoint_resume(tmp_path):
     model = Regression()
     cfg = TrainConfig(lr=0.05, max_steps=6, eval_every=3, checkpoint_dir=tmp_path)
     train(model, loader(), cfg, lambda m: {}, progress=False)
-    assert (tmp_path / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000003", "step-00000006"]  # at each eval
     resumed = Regression()
     history = train(resumed, loader(), TrainConfig(lr=0.05, max_steps=8, checkpoint_dir=tmp_path), progress=False)
-    assert len(history.steps) == 2  # continued from step 6
+    assert [row["step"] for row in history.steps] == list(range(1, 9))  # steps 1-6 restored, 7-8 trained
     stopped = train(Regression(), loader(), TrainConfig(lr=0.1, num_epochs=1000, time_budget_s=0.0), progress=False)
     assert len(stopped.steps) == 1
 
@@ -206,3 +206,13 @@ def test_gradient_checkpointing_changes_memory_not_the_result():
     assert torch.allclose(*weights, atol=1e-6)
     with pytest.raises(TypeError, match="gradient_checkpointing=True needs a transformers model"):
         train(Regression(), loader(), TrainConfig(lr=0.1, max_steps=1, gradient_checkpointing=True), progress=False)
+
+
+def test_bad_input_a_checkpoint_of_another_run_is_named(tmp_path):
+    train(Regression(), loader(), TrainConfig(lr=0.05, max_steps=2, checkpoint_every=1, checkpoint_dir=tmp_path))
+    other = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    other.forward = lambda x, y: None  # never reached: the checkpoint is refused first
+    with pytest.raises(ValueError, match="(?s)step-00000002 does not fit this model.*another run"):
+        train(other, loader(), TrainConfig(lr=0.05, max_steps=4, checkpoint_dir=tmp_path), progress=False)
+    with pytest.raises(ValueError, match=r"has no \['ema'\] weights.*ema_decay"):
+        train(Regression(), loader(), TrainConfig(lr=0.05, max_steps=4, ema_decay=0.9, checkpoint_dir=tmp_path))
