@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
-# a line that measures the machine: times, rates, speed-ups, memory, and tqdm's progress bars
+# a line that measures the machine: times, rates, speed-ups, memory, free ports, and tqdm's progress bars
 MACHINE = re.compile(
     r"\d\s*(?:ms|µs|us|s|sec|seconds?|min|minutes?|h)\b|/s\b|\bper second\b|it/s|s/it|\d(?:\.\d+)?x\b|×|"
     r"faster|slower|speed|latency|throughput|MiB|MB\b|GB\b|GiB|memory|RSS|TFLOP|GFLOP|\|[█▏▎▍▌▋▊▉ ]*\||"
-    r"\b(?:ms|seconds|time)\b",
+    r"\b(?:ms|minutes?|seconds|time)\b|\bs/\w+|,\s*s\s*\||127\.0\.0\.1:\d+|localhost:\d+|\bport\b",
     re.IGNORECASE,
 )
 
