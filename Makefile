@@ -1,8 +1,8 @@
 # make book : set up .venv, execute every notebook, build the HTML book into _build/html
 # make book : ... and print each chapter's wall time and peak memory
-# make test : set up .venv, then ruff, unit tests, every notebook under nbval (smoke, with no network), chapters
-#             02-03 a second time (the same numbers), the full-profile rehearsal (chapters 04-07 on local
-#             stand-ins), the book built (-W) from the notebooks nbval ran
+# make test : check the tools, set up .venv, then ruff, unit tests, every notebook (smoke, with no network), the
+#             full-profile rehearsal (the chapters course_utils/chapters.py marks rehearsed, on local stand-ins),
+#             the book built (-W) from the executed notebooks, the render check
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3.11
@@ -16,7 +16,25 @@ GUARD := COURSE_NETWORK_GUARD=1 PYTHONPATH=$(CURDIR)/tests/netguard
 SMOKE_BUILD := _build/smoke
 timed = start=$$(date +%s); $(1); echo "[time] $(2): $$(( $$(date +%s) - start )) s"
 
-.PHONY: setup book test lint unit notebooks repeat-check rehearse-full book-smoke render-check clean
+.PHONY: tools setup book test lint unit notebooks rehearse-full book-smoke render-check clean
+
+# What the book and the tests need beyond Python packages, checked before anything else: the Python the venv is
+# made with, and Debian's chromium (chapter 06's demo page and the render check drive it headless). Installed with
+# apt-get where this is root on Debian; elsewhere the check stops in seconds and names the install command.
+tools:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is not installed: install Python 3.11 (e.g. apt-get \
+		install python3.11 python3.11-venv, or pyenv install 3.11), or run make PYTHON=python3.x"; exit 1; }
+	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10))" || { echo "$(PYTHON) is older than 3.10: \
+		the course needs Python 3.10 or newer (tested on 3.11)"; exit 1; }
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium (apt-get install chromium)"; \
+			apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; \
+		else \
+			echo "chromium is not installed: sudo apt-get install chromium (Debian/Ubuntu), or brew install \
+				--cask chromium (macOS); chapter 06 and the render check drive it headless"; exit 1; \
+		fi; \
+	fi
 
 $(STAMP): requirements.txt requirements-dev.txt course_utils/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,16 +45,16 @@ $(STAMP): requirements.txt requirements-dev.txt course_utils/pyproject.toml
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: tools $(STAMP)
 
-book: $(STAMP)
+book: tools $(STAMP)
 	@profile=$(BOOK_PROFILE); mkdir -p _build; \
 	if [ "$$(cat _build/.book-profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache; fi; \
 	echo "$$profile" > _build/.book-profile; \
 	echo "building the book in the $$profile profile"; rm -rf _build/usage; \
 	$(call timed,COURSE_PROFILE=$$profile COURSE_USAGE_LOG=$(CURDIR)/_build/usage \
 		$(BIN)/jupyter-book build . --keep-going,make book)
-	@$(BIN)/python -m course_utils.usage _build/usage  # each chapter run: wall time, peak memory
+	@$(BIN)/python -m course_utils.usage _build/usage $$(cat _build/.book-profile)  # time, memory, budget
 	@echo "open _build/html/index.html"
 
 lint: $(STAMP)
@@ -45,35 +63,16 @@ lint: $(STAMP)
 unit: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests -n 2 -q
 
-# Chapters 05-07 start from the model chapter 04 saves, so they run after the others. Two notebooks run at a
-# time, on one thread each: on 2 cores that beats two 2-thread runs fighting over them. Chapter 06 puts a
-# service under load, so it runs alone (on one thread too: a saved model scores the same in every chapter).
-SERVICE_NOTEBOOK := notebooks/06_serving.ipynb
-LATE_NOTEBOOKS := notebooks/05_peft_and_quantization.ipynb $(SERVICE_NOTEBOOK) notebooks/07_trust.ipynb
-# nbval runs the notebooks; the nbsave plugin keeps what they print for the smoke book (tests/nbsave).
+# The notebooks run in the stages course_utils/chapters.py declares (a chapter after those it needs, two at a
+# time on one thread each, a load-testing chapter alone), with no network (tests/offline.sh: no network namespace
+# at all where the kernel allows one, on top of the Python-level guard). tests/run_notebooks.py keeps what they
+# print for the smoke book; each chapter's time and memory go beside them (course_utils/usage.py).
 EXECUTED := $(SMOKE_BUILD)/src/notebooks
-# tests/offline.sh: no network namespace at all where the kernel allows one, on top of the Python-level guard.
-# $(1): where the executed notebooks go; each chapter's time and memory go beside it (course_utils/usage.py).
-nbval_into = COURSE_PROFILE=smoke COURSE_NETWORK_GUARD=1 PYTHONPATH=$(CURDIR)/tests/netguard:$(CURDIR)/tests/nbsave \
-	OMP_NUM_THREADS=1 COURSE_EXECUTED_NOTEBOOKS=$(1) COURSE_USAGE_LOG=$(CURDIR)/$(SMOKE_BUILD)/usage-$(notdir $(1)) \
-	tests/offline.sh $(BIN)/python -m pytest -p nbsave --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider -q
-NBVAL := $(call nbval_into,$(EXECUTED))
-
 notebooks: $(STAMP)
-	rm -rf $(EXECUTED) $(SMOKE_BUILD)/usage-notebooks
-	$(NBVAL) $(filter-out $(LATE_NOTEBOOKS),$(wildcard notebooks/[0-9][0-9]_*.ipynb)) notebooks/solutions.ipynb \
-		-n 2 --dist loadfile
-	$(NBVAL) $(filter-out $(SERVICE_NOTEBOOK),$(LATE_NOTEBOOKS)) -n 2 --dist loadfile
-	$(NBVAL) $(SERVICE_NOTEBOOK)
-	@$(BIN)/python -m course_utils.usage $(SMOKE_BUILD)/usage-notebooks
-
-# Seeded runs repeat: these chapters run a second time and must print the same numbers as in `make notebooks`
-# (lines about time, speed and memory aside). Run `make notebooks` first.
-REPEATED := notebooks/02_mlm_and_cross_entropy.ipynb notebooks/03_layernorm_from_scratch.ipynb
-repeat-check: $(STAMP)
-	rm -rf $(SMOKE_BUILD)/repeat $(SMOKE_BUILD)/usage-repeat
-	$(call nbval_into,$(SMOKE_BUILD)/repeat) $(REPEATED) -n 2 --dist loadfile
-	$(BIN)/python tests/repeat_check.py $(EXECUTED) $(SMOKE_BUILD)/repeat $(notdir $(REPEATED))
+	rm -rf $(EXECUTED) $(SMOKE_BUILD)/usage
+	COURSE_PROFILE=smoke $(GUARD) COURSE_USAGE_LOG=$(CURDIR)/$(SMOKE_BUILD)/usage \
+		tests/offline.sh $(BIN)/python tests/run_notebooks.py $(EXECUTED)
+	@$(BIN)/python -m course_utils.usage $(SMOKE_BUILD)/usage smoke
 
 # The full profile's code path (cased encoder, Hub-style parquet data, validation -> dev, feature checks,
 # GPU-only cells saying why they skip, the service) on CPU and offline, at smoke's sizes, with stand-ins built here
@@ -84,8 +83,8 @@ rehearse-full: $(STAMP)
 	$(BIN)/python tests/standins.py $(REHEARSAL) > $(REHEARSAL)/overrides.env
 	set -a; . $(REHEARSAL)/overrides.env; set +a; \
 	COURSE_PROFILE=full COURSE_SIZES=smoke COURSE_ARTIFACTS_DIR=$(REHEARSAL)/artifacts HF_HUB_OFFLINE=1 \
-	HF_DATASETS_CACHE=$(REHEARSAL)/datasets-cache $(GUARD) tests/offline.sh $(BIN)/python -m pytest --nbval-lax \
-	--nbval-cell-timeout=600 -p no:cacheprovider -q notebooks/04_bert_ner_finetuning.ipynb $(LATE_NOTEBOOKS)
+	HF_DATASETS_CACHE=$(REHEARSAL)/datasets-cache $(GUARD) tests/offline.sh $(BIN)/python tests/run_notebooks.py \
+	$(REHEARSAL)/executed $$($(BIN)/python -m course_utils.chapters rehearsed)
 
 # The smoke book: the book's pages with the notebooks as `make notebooks` ran them (run that first), built with
 # every warning an error.
@@ -95,21 +94,20 @@ book-smoke: $(STAMP)
 	done
 	rm -rf $(SMOKE_BUILD)/_build $(SMOKE_BUILD)/src/book; mkdir -p $(SMOKE_BUILD)/src
 	cp -r _toc.yml book $(SMOKE_BUILD)/src/
-	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > $(SMOKE_BUILD)/src/_config.yml
+	$(BIN)/python tests/smoke_config.py _config.yml $(SMOKE_BUILD)/src/_config.yml  # the same book, not executed
 	COURSE_PROFILE=smoke $(GUARD) $(BIN)/jupyter-book build $(SMOKE_BUILD)/src -W -n --keep-going \
 		--path-output $(SMOKE_BUILD)
 
 render-check: $(STAMP)
 	$(BIN)/python tests/render_check.py $(SMOKE_BUILD)/_build/html
 
-test: $(STAMP)
+test: tools $(STAMP)
 	@$(call timed,$(MAKE) --no-print-directory lint,ruff)
 	@$(call timed,$(MAKE) --no-print-directory unit,unit tests)
-	@$(call timed,$(MAKE) --no-print-directory notebooks,notebooks under nbval)
-	@$(call timed,$(MAKE) --no-print-directory repeat-check,seeded runs repeat)
+	@$(call timed,$(MAKE) --no-print-directory notebooks,notebooks)
 	@$(call timed,$(MAKE) --no-print-directory rehearse-full,full-profile rehearsal)
 	@$(call timed,$(MAKE) --no-print-directory book-smoke,book build)
-	@$(call timed,$(MAKE) --no-print-directory render-check,math render check)
+	@$(call timed,$(MAKE) --no-print-directory render-check,render check)
 
 clean:
 	rm -rf _build artifacts

@@ -67,8 +67,12 @@ def keep_artifacts_on_drive(mount_point: Path) -> Path:
     return folder
 
 
-def setup(course: Path, keep_on_drive: bool = False) -> None:
-    """Install course_utils from the clone `course`; optionally keep artifacts on Drive."""
+def setup(course: Path, chapter: str) -> None:
+    """Install course_utils from the clone `course`; keep artifacts on Drive when `chapter` keeps or needs some
+    (course_utils.chapters says which)."""
+    from course_utils.chapters import by_number
+
+    keep_on_drive = by_number(chapter).keep_on_drive
     course = Path(course)
     gpu = has_nvidia_gpu()
     before = installed_versions()

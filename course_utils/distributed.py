@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from course_utils.train import TrainConfig, backward_step, default_loss, train
+from course_utils.train import TrainConfig, backward_step, default_loss, fit
 
 REPORT = "report.json"
 WEIGHTS = "model.safetensors"
@@ -131,7 +131,7 @@ def fine_tune(args: argparse.Namespace) -> dict:
     report |= gradient_check(model, ddp_model, loader, data.collate, args.seed)
     cfg_loop = TrainConfig(lr=cfg.lr, max_steps=args.steps, mixed_precision=False)  # fp32: comparable layouts
     start_time = time.perf_counter()
-    history = train(ddp_model, loader, cfg_loop, device=device, progress=rank == 0)
+    history = fit(ddp_model, loader, cfg_loop, device=device, progress=rank == 0)
     report |= {"seconds": time.perf_counter() - start_time, "losses": [row["loss"] for row in history.steps]}
     if rank == 0:  # one writer: every rank holds the same weights
         from safetensors.torch import save_file

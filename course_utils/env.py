@@ -25,9 +25,13 @@ REQUIREMENTS_TXT = Path(__file__).resolve().parent.parent / "requirements.txt"
 KEY_PACKAGES = ("torch", "transformers", "datasets", "peft", "torchao")
 
 
+def start_chapter(title: str) -> None:
+    """Put this chapter's time and peak memory on the record (COURSE_USAGE_LOG, if set) after every cell."""
+    usage.start(title)  # registers IPython's post_run_cell hook and an atexit writer
+
+
 def banner(title: str) -> str:
     """The first line of every notebook: profile, device, precision and key package versions."""
-    usage.start(title)  # time and peak memory to COURSE_USAGE_LOG when the kernel exits, if set
     device = pick_device()
     precision = str(pick_precision(device)).removeprefix("torch.")
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or platform.machine()
@@ -272,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The course's environment check (chapter 01).")
     parser.add_argument("--benchmark", action="store_true", help="also time a matmul on each device")
     args = parser.parse_args(argv)
+    start_chapter("Environment check")
     print(banner("Environment check"))
     print()
     report = collect_report()

@@ -49,7 +49,7 @@ def check_unchanged_fraction(fraction: Callable, measured: float | None = None, 
     if not attempted("02.2", fraction(0.15, vocab_size)):
         return
     if measured is None:  # measure it here: mask_tokens on random ids, no specials
-        from course_utils.mlm import mask_tokens
+        from course_utils.masking import mask_tokens
 
         generator = torch.Generator().manual_seed(0)
         ids = torch.randint(5, vocab_size, (400, 250), generator=generator)

@@ -199,7 +199,7 @@ REPEAT_TASK_FIRST_TOKEN = 2
 def repeat_task_rows(n: int, seq_len: int, vocab_size: int, mask_prob: float = 0.15, seed: int = 0) -> list[dict]:
     """MLM rows of random tokens whose second half repeats the first: a masked token is read from its twin.
 
-    Every selected position becomes [MASK] (no 10% random / 10% kept as in `mlm.mask_tokens`), so the best
+    Every selected position becomes [MASK] (no 10% random / 10% kept as in `masking.mask_tokens`), so the best
     possible loss has the simple form `repeat_task_losses` gives.
     """
     if not 0.0 < mask_prob < 1.0:

@@ -10,11 +10,11 @@ import torch
 
 from course_utils.config import NERConfig
 from course_utils.device import PeakMemory, pick_device, time_calls
+from course_utils.handover import NERRunSummary
 from course_utils.losses import IGNORE_INDEX
 from course_utils.ner_data import MODEL_KEYS, LengthGroupedSampler, NERData, casing_type_ids, lowercases
-from course_utils.resources import read_text
 from course_utils.tagging import LABEL2ID, LABELS, decode_words, entities, entity_scores, to_iob2, word_log_probs
-from course_utils.train import History, default_loss, train
+from course_utils.train import History, default_loss, fit
 
 
 def new_token_classifier(seed: int = 0, quiet: bool = False, **kwargs):
@@ -116,7 +116,7 @@ def fine_tune(
         return {k: result[k] for k in ("loss", "precision", "recall", "f1")}
 
     with PeakMemory(device) as peak:
-        history = train(
+        history = fit(
             model,
             loader,
             cfg.train_config(len(loader)),
@@ -133,43 +133,31 @@ def fine_tune(
 
 # --- saving and loading ------------------------------------------------------------------------------------
 
-METRICS_FILE = "course_metrics.json"
-
-
-def save_finetuned(model, tokenizer, metrics: dict, directory: Path) -> None:
-    """Save model (safetensors), tokenizer and the run's figures (chapter 05 compares against them)."""
-    import json
-
+def save_finetuned(model, tokenizer, summary: NERRunSummary, directory: Path) -> None:
+    """Save model (safetensors), tokenizer and the run's summary (chapters 05-07 compare against it)."""
     directory = Path(directory)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    summary.save(directory)
 
 
-def load_finetuned(directory: Path, profile: str | None = None):
-    """(model, tokenizer, metrics) saved by chapter 04; a clear error when it is missing, damaged or another run's.
+def load_finetuned(directory: Path, profile: str | None = None) -> tuple:
+    """(model, tokenizer, NERRunSummary) saved by chapter 04; a clear error when missing, damaged or another run's.
 
     With `profile`, the folder must come from chapter 04 in that profile, with that profile's encoder.
     """
-    import json
-
     from safetensors import SafetensorError
     from transformers import AutoTokenizer, BertForTokenClassification
 
     directory = Path(directory)
     rerun = f"run notebooks/04_bert_ner_finetuning.ipynb again in the profile you use (it rewrites {directory})"
-    if not (directory / METRICS_FILE).is_file():
+    if not (directory / NERRunSummary.FILE).is_file():
         raise FileNotFoundError(
             f"no fine-tuned NER model in {directory}: run notebooks/04_bert_ner_finetuning.ipynb first, "
             "in the same COURSE_PROFILE (it saves the model there). On Colab each notebook gets a new "
             "machine: let chapter 04's first cell mount Google Drive, and mount the same Drive here"
         )
-    try:
-        metrics = json.loads(read_text(directory / METRICS_FILE, "chapter 04's figures"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{directory / METRICS_FILE} is damaged ({err}): {rerun}") from err
-    if profile is not None:
-        check_same_run(metrics, profile, directory)
+    summary = NERRunSummary.load(directory, profile)
     if not (directory / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"{directory} has no model.safetensors (the weights); the course loads weights only from safetensors, "
@@ -181,26 +169,7 @@ def load_finetuned(directory: Path, profile: str | None = None):
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:
         problem = f"{type(err).__name__}: {err}"
         raise ValueError(f"the model in {directory} could not be loaded ({problem}): {rerun}") from err
-    return model, tokenizer, metrics
-
-
-def check_same_run(metrics: dict, profile: str, directory: Path) -> None:
-    """The saved model must come from `profile` and its encoder; otherwise say which run it is and what to do."""
-    from course_utils.resources import resolve_model
-
-    saved_profile = metrics.get("profile")
-    if saved_profile != profile:
-        raise ValueError(
-            f"the model in {directory} was fine-tuned in the {saved_profile!r} profile, and this is {profile!r}: "
-            f"run chapter 04 in {profile!r}, or set COURSE_PROFILE={saved_profile} to study that model"
-        )
-    expected = resolve_model(profile).location
-    saved = str(metrics.get("encoder", ""))
-    if Path(saved).parts[-2:] != Path(expected).parts[-2:]:  # the same encoder, wherever it is installed
-        raise ValueError(
-            f"the model in {directory} was fine-tuned from {saved!r}, and this profile's encoder is {expected!r} "
-            "(COURSE_ENCODER changed?): run chapter 04 again with this encoder, or restore the setting"
-        )
+    return model, tokenizer, summary
 
 
 # --- using the model ----------------------------------------------------------------------------------------

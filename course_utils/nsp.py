@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from course_utils.losses import IGNORE_INDEX
-from course_utils.mlm import mask_tokens
-from course_utils.train import History, train
+from course_utils.masking import mask_tokens
+from course_utils.train import History, fit
 
 if TYPE_CHECKING:
     from course_utils.config import MLMConfig
@@ -125,7 +125,7 @@ def pretrain_pairs(
         shuffle=True,
         collate_fn=PairCollator(tokenizer, segments, task, cfg.train_mlm_probability, seed=cfg.seed),
     )
-    return train(
+    return fit(
         model, loader, cfg.pair_train_config(), loss_fn=lambda m, b: pair_loss(m, b, pair_weight), progress=progress
     )
 

@@ -16,49 +16,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from course_utils import checkpoint
-from course_utils.config import check_ranges
+from course_utils.config.loop import TrainConfig
 from course_utils.device import pick_precision
 from course_utils.losses import IGNORE_INDEX
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """What the loop needs to know; every chapter fills one from its profile config."""
-
-    lr: float
-    num_epochs: int = 1
-    max_steps: int | None = None  # the run's length in optimizer steps, however many epochs (overrides num_epochs)
-    time_budget_s: float | None = None  # ... or after this many seconds of training
-    warmup_steps: int = 0
-    weight_decay: float = 0.01
-    layer_lr_decay: float = 1.0  # encoder layer i of n trains at lr * decay**(n - 1 - i), embeddings at decay**n
-    head_lr_scale: float = 1.0  # lr multiplier for what is outside the encoder layers and embeddings (the task head)
-    ema_decay: float | None = None  # evaluate (and keep) an exponential moving average of the weights, not the weights
-    max_grad_norm: float | None = 1.0  # None: no clipping
-    eval_every: int | None = None  # evaluate every N steps; None: after each epoch
-    best_metric: str | None = None  # keep the weights with the best value of this eval metric
-    best_mode: str = "max"
-    mixed_precision: bool = True  # autocast to device.pick_precision: bf16/fp16 on CUDA, bf16 on bf16 CPUs
-    accumulation_steps: int = 1  # micro-batches per optimizer step: a k-times batch in one batch's memory
-    gradient_checkpointing: bool = False  # keep only each layer's input; recompute the rest in backward
-    checkpoint_dir: Path | None = None  # save every state at each eval (and checkpoint_every); resume from the newest
-    checkpoint_every: int | None = None  # also save every N steps (None: at evaluations only)
-    keep_checkpoints: int = 2  # the newest N stay on disk
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
-        if self.accumulation_steps < 1:
-            raise ValueError(f"accumulation_steps={self.accumulation_steps}: use 1 (no accumulation) or more")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay={self.ema_decay}: use a value in (0, 1), e.g. 0.995, or None for no average")
-        if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every={self.checkpoint_every}: use a number of steps >= 1, or None")
-        if self.keep_checkpoints < 1:
-            raise ValueError(f"keep_checkpoints={self.keep_checkpoints}: keep at least 1")
-        if self.layer_lr_decay <= 0 or self.head_lr_scale <= 0:
-            raise ValueError(
-                f"layer_lr_decay={self.layer_lr_decay}, head_lr_scale={self.head_lr_scale}: both must be > 0 (1.0: off)"
-            )
 
 
 @dataclass
@@ -202,7 +162,7 @@ def micro_batch_groups(loader, k: int):
         yield group
 
 
-def train(
+def fit(
     model,
     train_loader,
     cfg: TrainConfig,

@@ -1,7 +1,7 @@
 """Each chapter's wall time and peak memory on the record: `make book` and `make test` print them.
 
-`env.banner`, the first line of every chapter, calls `start`; when COURSE_USAGE_LOG names a folder, the kernel
-keeps one JSON file in it up to date after every cell (and as it exits): the chapter, seconds since the banner,
+`env.start_chapter`, in the first cell of every chapter, calls `start`; when COURSE_USAGE_LOG names a folder, the
+kernel keeps one JSON file in it up to date after every cell (and as it exits): the chapter, seconds since it started,
 peak resident memory and, with a GPU, peak GPU memory. After every cell, because a test runner may kill the
 kernel rather than let it exit. `table` turns the folder into the summary the build prints.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -55,22 +56,46 @@ def start(title: str) -> None:
     ipython.events.register("post_run_cell", update)
 
 
-def table(log: Path) -> str:
-    """The log folder as a plain-text table, one chapter per row, and the totals."""
+def budget_of(title: str, profile: str | None) -> int | None:
+    """The registry's time budget of the chapter named in `title` ("Chapter 04 · ..."), in `profile`."""
+    from course_utils.chapters import by_number
+
+    match = re.search(r"\b(\d\d)\b", title)
+    if profile not in ("smoke", "cpu") or match is None:
+        return None
+    try:
+        chapter = by_number(match.group(1))
+    except KeyError:
+        return None
+    return chapter.smoke_budget_s if profile == "smoke" else chapter.cpu_budget_s
+
+
+def table(log: Path, profile: str | None = None) -> str:
+    """The log folder as a plain-text table, one chapter per row, and the totals; with `profile`, each chapter's
+    budget from course_utils.chapters and a flag on those over it (a benchmark to read, not a failing test)."""
     log = Path(log)
     files = sorted(log.glob("*.json")) if log.is_dir() else []
     rows = sorted((json.loads(f.read_text(encoding="utf-8")) for f in files), key=lambda r: r["chapter"])
     if not rows:
         return f"no chapter was executed (all cached, or {LOG_VARIABLE} unset): {log}"
     width = max(len(r["chapter"]) for r in rows)
-    lines = [f"{'chapter':<{width}}  {'seconds':>7}  {'peak RSS MiB':>12}  {'peak GPU MiB':>12}"]
+    lines = [f"{'chapter':<{width}}  {'seconds':>7}  {'budget':>6}  {'peak RSS MiB':>12}  {'peak GPU MiB':>12}"]
+    over = []
     for r in rows:
         gpu = "-" if r["peak_gpu_mib"] is None else f"{r['peak_gpu_mib']:,}"
-        lines.append(f"{r['chapter']:<{width}}  {r['seconds']:>7.0f}  {r['peak_rss_mib']:>12,}  {gpu:>12}")
+        budget = budget_of(r["chapter"], profile)
+        flag = "  OVER BUDGET" if budget is not None and r["seconds"] > budget else ""
+        over += [r["chapter"]] if flag else []
+        shown = "-" if budget is None else str(budget)
+        lines.append(
+            f"{r['chapter']:<{width}}  {r['seconds']:>7.0f}  {shown:>6}  {r['peak_rss_mib']:>12,}  {gpu:>12}{flag}"
+        )
     total = sum(r["seconds"] for r in rows)
-    lines.append(f"{'all':<{width}}  {total:>7.0f}  ({total / 60:.1f} minutes)")
+    lines.append(f"{'all':<{width}}  {total:>7.0f}  ({total / 60:.1f} minutes of chapter time)")
+    if over:
+        lines.append(f"over their {profile} budget (course_utils/chapters.py): {', '.join(over)}")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(table(Path(sys.argv[1])))
+    print(table(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))

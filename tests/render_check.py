@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_utils.serve import CHROMIUM_FLAGS
+from course_utils.browser_check import CHROMIUM_FLAGS
 
 PAGE = "notebooks/01_environment_check.html"
 CHAPTERS = "notebooks/*.html"  # the numbered chapters and the solutions page

@@ -80,7 +80,7 @@ def test_bad_keep_is_named(tmp_path):
 RUN = """
 import json, sys, time
 import torch
-from course_utils.train import TrainConfig, train
+from course_utils.train import TrainConfig, fit
 
 class Noisy:  # a collator with its own generator, as chapter 02's masking has
     def __init__(self):
@@ -107,7 +107,7 @@ def evaluate(m):
         return {"loss": float(sum(torch.nn.functional.mse_loss(m.body(x), y) for x, y in data))}
 cfg = TrainConfig(lr=1e-2, num_epochs=12, warmup_steps=5, ema_decay=0.9, eval_every=7, best_metric="loss",
                   best_mode="min", checkpoint_dir=sys.argv[1], checkpoint_every=1, keep_checkpoints=2)
-history = train(model, loader, cfg, evaluate, progress=False)
+history = fit(model, loader, cfg, evaluate, progress=False)
 torch.save(model.state_dict(), sys.argv[2])
 json.dump({"steps": history.steps, "evals": history.evals, "best": history.best}, open(sys.argv[3], "w"))
 """

@@ -46,11 +46,11 @@ def test_a_package_pip_changed_after_it_was_imported_asks_for_a_restart():
     assert colab.stale_imports(before, after, {"json"}, owners) == []
 
 
-def test_every_chapter_installs_through_colab_setup_and_the_model_chapters_keep_it_on_drive():
+def test_every_chapter_installs_through_colab_setup_naming_its_chapter():
     for path in NOTEBOOKS:
         cell = first_code_cell(path)
         assert f'Path("{COLAB_DIR}")' in cell and "from course_utils.colab import setup" in cell, path.name
-        assert ("keep_on_drive=True" in cell) == path.name.startswith(("04", "05", "06", "07")), path.name
+        assert f'setup(course, chapter="{path.name[:2]}")' in cell, f"{path.name}: setup reads the registry"
         assert "!" not in cell.replace("!=", "") and "%pip" not in cell, f"{path.name}: plain Python only"
 
 

@@ -1,9 +1,10 @@
 import os
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 
 import pytest
 import torch
 
+import course_utils.config as config_package
 from course_utils.config import (
     ENV_CHECK,
     LAYERNORM,
@@ -90,7 +91,7 @@ def test_chapter_configs_turn_into_the_loops_config():
         1e-3, ner.num_epochs, ner.batch_size, False, 2
     )
     ln = LAYERNORM.pick("cpu").train_config(lr=3e-3, warmup_steps=50)
-    assert (ln.max_steps, ln.warmup_steps) == (LAYERNORM.pick("cpu").steps, 50)
+    assert (ln.max_steps, ln.warmup_steps) == (LAYERNORM.pick("cpu").max_steps, 50)
 
 
 def test_every_profile_runs_distinct_seeds():
@@ -123,3 +124,61 @@ def test_every_profile_value_is_in_range():
     for profiles in (v for v in vars(config).values() if isinstance(v, config.Profiles)):
         for profile in PROFILES:
             config.check_ranges(profiles.pick(profile))
+
+
+CHAPTER_CONFIGS = [v for v in vars(config_package).values() if isinstance(v, Profiles)]
+
+
+def test_every_number_of_every_chapter_config_declares_its_range():
+    for profiles in CHAPTER_CONFIGS:
+        for f in fields(profiles.cpu):
+            value = getattr(profiles.cpu, f.name)
+            numeric = any(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in (value if isinstance(value, tuple) else (value,)))
+            if numeric or f.type in ("int", "float") or "int" in str(f.type) or "float" in str(f.type):
+                assert "bounds" in f.metadata, f"{type(profiles.cpu).__name__}.{f.name} declares no range"
+
+
+def test_every_value_of_a_profile_is_written_in_its_block():
+    for profiles in CHAPTER_CONFIGS:
+        for f in fields(profiles.cpu):
+            assert f.default is MISSING and f.default_factory is MISSING, (
+                f"{type(profiles.cpu).__name__}.{f.name} has a default: write it in each profile's block"
+            )
+
+
+def test_bad_input_a_number_in_a_field_without_a_range_is_refused():
+    from dataclasses import dataclass
+
+    from course_utils.config.profiles import Checked, at_least
+
+    @dataclass(frozen=True)
+    class Sloppy(Checked):
+        steps: int = at_least(1)
+        rate: float = 0.1  # no declared range
+
+    with pytest.raises(TypeError, match=r"Sloppy.rate=0.1: the field declares no range"):
+        Sloppy(steps=1)
+    with pytest.raises(ValueError, match="Sloppy.steps=0: must be at least 1"):
+        Sloppy(steps=0, rate=None)
+
+
+def test_a_renamed_field_keeps_its_check():
+    """The check travels with the field, not with a name list: any name gets the rule it declares."""
+    assert fields(NER.cpu)[[f.name for f in fields(NER.cpu)].index("lr")].metadata["bounds"].above == 0
+    with pytest.raises(ValueError, match="TrustConfig.adapter_lr=0: must be above 0"):
+        replace(config_package.TRUST.pick("cpu"), adapter_lr=0)
+
+
+def test_chapter_07_s_adapters_are_chapter_05_s_lora():
+    for profile in PROFILES:
+        trust, peft = config_package.TRUST.pick(profile), PEFT.pick(profile)
+        assert (trust.adapter_r, trust.adapter_alpha, trust.adapter_lr) == (peft.lora_r, peft.lora_alpha, peft.lora_lr)
+        ner = NER.pick(profile)
+        assert trust.adapter_config(ner) == peft.run_config(ner, lr=peft.lora_lr)
+
+
+def test_the_shared_names_mean_the_same_across_chapters():
+    for profiles in (MLM, LAYERNORM):
+        names = {f.name for f in fields(profiles.cpu)}
+        assert {"hidden_size", "num_layers", "num_heads", "max_steps", "batch_size"} <= names

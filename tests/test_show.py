@@ -20,13 +20,15 @@ from course_utils import (
     layers,
     lora,
     losses,
+    masking,
     memory,
+    micro_batching,
     mlm,
     ner,
     ner_data,
     nsp,
     quant,
-    serve,
+    service_app,
     show,
     tagging,
     train,
@@ -35,9 +37,9 @@ from course_utils import (
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = {  # the name a chapter uses for each module it shows code from
     **{m.__name__.rsplit(".", 1)[1]: m for m in (attention, bert, distill, distributed, layers, losses, lora)},
-    **{m.__name__.rsplit(".", 1)[1]: m for m in (memory, mlm, ner, ner_data, nsp, quant, tagging)},
-    **{m.__name__.rsplit(".", 1)[1]: m for m in (continual, explain, export, fairness, serve)},
-    "train_module": train,
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (masking, memory, mlm, ner, ner_data, nsp, quant, tagging)},
+    **{m.__name__.rsplit(".", 1)[1]: m for m in (continual, explain, export, fairness, micro_batching, service_app)},
+    "train": train,
 }
 
 

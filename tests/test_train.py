@@ -8,7 +8,7 @@ from course_utils.train import (
     linear_warmup_decay,
     lr_scales,
     param_groups,
-    train,
+    fit,
 )
 
 
@@ -38,7 +38,7 @@ def test_loop_learns_evaluates_and_records():
     torch.manual_seed(0)
     model = Regression()
     evaluate = lambda m: {"error": float((m.linear.weight.detach() - 3).abs() + (m.linear.bias.detach() - 1).abs())}  # noqa: E731
-    history = train(model, loader(), TrainConfig(lr=0.1, num_epochs=30, warmup_steps=5), evaluate, progress=False)
+    history = fit(model, loader(), TrainConfig(lr=0.1, num_epochs=30, warmup_steps=5), evaluate, progress=False)
     assert len(history.steps) == 30 * 8 and len(history.evals) == 30
     assert history.evals[-1]["error"] < 0.05 < history.evals[0]["error"]
     assert history.steps[-1]["lr"] == pytest.approx(0.0)
@@ -55,7 +55,7 @@ def test_clipping_bounds_the_update_and_best_weights_are_restored():
         return {"score": next(calls)}
 
     cfg = TrainConfig(lr=0.1, max_steps=3, eval_every=1, best_metric="score", best_mode="min", max_grad_norm=1e-3)
-    history = train(model, loader(), cfg, evaluate, progress=False)
+    history = fit(model, loader(), cfg, evaluate, progress=False)
     assert history.best["step"] == 2 and model.linear.weight.item() == snapshots[1]
     assert all(row["grad_norm"] > 1e-3 for row in history.steps)  # the norm before clipping is reported
 
@@ -64,12 +64,12 @@ def test_time_budget_and_checkpoint_resume(tmp_path):
     torch.manual_seed(0)
     model = Regression()
     cfg = TrainConfig(lr=0.05, max_steps=6, eval_every=3, checkpoint_dir=tmp_path)
-    train(model, loader(), cfg, lambda m: {}, progress=False)
+    fit(model, loader(), cfg, lambda m: {}, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000003", "step-00000006"]  # at each eval
     resumed = Regression()
-    history = train(resumed, loader(), TrainConfig(lr=0.05, max_steps=8, checkpoint_dir=tmp_path), progress=False)
+    history = fit(resumed, loader(), TrainConfig(lr=0.05, max_steps=8, checkpoint_dir=tmp_path), progress=False)
     assert [row["step"] for row in history.steps] == list(range(1, 9))  # steps 1-6 restored, 7-8 trained
-    stopped = train(Regression(), loader(), TrainConfig(lr=0.1, num_epochs=1000, time_budget_s=0.0), progress=False)
+    stopped = fit(Regression(), loader(), TrainConfig(lr=0.1, num_epochs=1000, time_budget_s=0.0), progress=False)
     assert len(stopped.steps) == 1
 
 
@@ -108,7 +108,7 @@ def test_moving_average_is_what_gets_evaluated_and_returned():
         return {"step_weight": m.linear.weight.item()}
 
     cfg = TrainConfig(lr=0.1, max_steps=6, eval_every=1, ema_decay=decay)
-    train(model, loader(), cfg, evaluate, loss_fn=loss_fn, progress=False)
+    fit(model, loader(), cfg, evaluate, loss_fn=loss_fn, progress=False)
     expected = weights[1]  # the first update copies the weights, later ones average
     for step in range(1, 6):
         if step > 1:
@@ -182,7 +182,7 @@ def test_accumulated_micro_batches_give_the_gradient_of_the_whole_batch():
 
 def test_accumulation_counts_optimizer_steps_and_refuses_zero():
     cfg = TrainConfig(lr=0.1, num_epochs=2, accumulation_steps=3)
-    history = train(Regression(), loader(64, 8), cfg, progress=False)
+    history = fit(Regression(), loader(64, 8), cfg, progress=False)
     assert len(history.steps) == 2 * 3  # 8 batches an epoch: groups of 3, 3 and 2
     with pytest.raises(ValueError, match="accumulation_steps"):
         TrainConfig(lr=0.1, accumulation_steps=0)
@@ -200,19 +200,19 @@ def test_gradient_checkpointing_changes_memory_not_the_result():
         torch.manual_seed(1)
         model = BertForTokenClassification(config)
         cfg = TrainConfig(lr=1e-2, max_steps=3, gradient_checkpointing=checkpointing, mixed_precision=False)
-        train(model, [batch], cfg, progress=False)
+        fit(model, [batch], cfg, progress=False)
         assert model.is_activation_checkpointing == checkpointing
         weights.append(model.classifier.weight.detach())
     assert torch.allclose(*weights, atol=1e-6)
     with pytest.raises(TypeError, match="gradient_checkpointing=True needs a transformers model"):
-        train(Regression(), loader(), TrainConfig(lr=0.1, max_steps=1, gradient_checkpointing=True), progress=False)
+        fit(Regression(), loader(), TrainConfig(lr=0.1, max_steps=1, gradient_checkpointing=True), progress=False)
 
 
 def test_bad_input_a_checkpoint_of_another_run_is_named(tmp_path):
-    train(Regression(), loader(), TrainConfig(lr=0.05, max_steps=2, checkpoint_every=1, checkpoint_dir=tmp_path))
+    fit(Regression(), loader(), TrainConfig(lr=0.05, max_steps=2, checkpoint_every=1, checkpoint_dir=tmp_path))
     other = torch.nn.Sequential(torch.nn.Linear(3, 2))
     other.forward = lambda x, y: None  # never reached: the checkpoint is refused first
     with pytest.raises(ValueError, match="(?s)step-00000002 does not fit this model.*another run"):
-        train(other, loader(), TrainConfig(lr=0.05, max_steps=4, checkpoint_dir=tmp_path), progress=False)
+        fit(other, loader(), TrainConfig(lr=0.05, max_steps=4, checkpoint_dir=tmp_path), progress=False)
     with pytest.raises(ValueError, match=r"has no \['ema'\] weights.*ema_decay"):
-        train(Regression(), loader(), TrainConfig(lr=0.05, max_steps=4, ema_decay=0.9, checkpoint_dir=tmp_path))
+        fit(Regression(), loader(), TrainConfig(lr=0.05, max_steps=4, ema_decay=0.9, checkpoint_dir=tmp_path))

@@ -1,0 +1,140 @@
+"""The NER service's FastAPI app: POST /ner with a clear 4xx for each bad input, /health, /info, the demo page."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from course_utils.backends import Tagger
+from course_utils.config import ServeConfig
+from course_utils.micro_batching import MicroBatcher
+
+DEMO_PAGE = Path(__file__).with_name("demo.html")
+EXAMPLE = '{"text": "Ada Lovelace was born in London."}'
+
+
+class NERRequest(BaseModel):
+    """The body of POST /ner: one text, nothing else."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True
+    )  # no stray fields, no 5 for "5"
+    text: str
+
+
+def _kind(error: dict) -> str:
+    """The Python type name of the value pydantic refused."""
+    return type(error["input"]).__name__
+
+
+def _error_message(error: dict) -> tuple[int, str]:
+    """(status, message) for one of pydantic's validation errors of a /ner body."""
+    kind, where = error["type"], error.get("loc", ())
+    if kind == "json_invalid":
+        return (
+            400,
+            f"the body is not valid JSON ({error['ctx']['error']}); send {EXAMPLE}",
+        )
+    if kind == "missing":
+        return 422, f'the field "text" is missing; send {EXAMPLE}'
+    if kind == "extra_forbidden":
+        return (
+            422,
+            f'unknown field "{where[-1]}": the only field is "text"; send {EXAMPLE}',
+        )
+    if kind == "string_type":
+        return (
+            422,
+            f'"text" must be a string, got {_kind(error)}; send {EXAMPLE}',
+        )
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return (
+            422,
+            f"the body must be a JSON object, got {_kind(error)}; send {EXAMPLE}",
+        )
+    return 422, f"{'.'.join(map(str, where))}: {error['msg']}"
+
+
+def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: float):
+    """The service: POST /ner, GET /health, GET /info, and the demo page at /."""
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from course_utils import __version__, ner
+
+    batcher = MicroBatcher(tagger.run, max_batch, max_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="NER service", version=__version__, lifespan=lifespan)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError):
+        errors = sorted(
+            exc.errors(), key=lambda e: e["type"] != "extra_forbidden"
+        )  # a misspelt field first
+        status, message = _error_message(errors[0])
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        return JSONResponse(
+            {"error": f"the model failed on this text: {type(exc).__name__}: {exc}"},
+            500,
+        )
+
+    @app.post("/ner")
+    async def tag(body: NERRequest) -> dict:
+        if not body.text.strip():
+            raise HTTPException(
+                422, 'the text is empty; send at least one word in "text"'
+            )
+        if len(body.text) > cfg.max_chars:
+            raise HTTPException(
+                413,
+                f"the text has {len(body.text):,} characters and the limit is {cfg.max_chars:,}; "
+                "split it into paragraphs and send each",
+            )
+        try:  # more sub-tokens than the model has positions: say so, never cut it short
+            ner.check_text(tagger.model, tagger.tokenizer, body.text)
+        except ValueError as err:
+            raise HTTPException(413, str(err)) from err
+        return {"entities": await batcher.submit(body.text)}
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/info")
+    async def info() -> dict:
+        return {
+            "model": tagger.name,
+            "profile": tagger.summary.profile,
+            "backend": tagger.backend,
+            "version": __version__,
+            "labels": list(tagger.model.config.id2label.values()),
+            "test_f1": tagger.summary.test_f1,
+            "max_chars": cfg.max_chars,
+            "max_batch": max_batch,
+            "max_wait_ms": max_wait_ms,
+            "batch_sizes": {str(k): v for k, v in sorted(batcher.sizes.items())},
+        }
+
+    @app.get("/", response_class=HTMLResponse)
+    async def demo() -> str:
+        return DEMO_PAGE.read_text(encoding="utf-8").replace(
+            "{{MAX_CHARS}}", str(cfg.max_chars)
+        )
+
+    return app
