@@ -184,10 +184,12 @@ def entity_targets(
     """The first sub-token of the first predicted entity (a B- label) of each sentence, up to `limit` of them.
 
     Only a word's first sub-token carries its label (chapter 04 trains only those), so only those are targets.
+    A model that predicts no entity anywhere (an untrained one) gets each sentence's most probable B- start.
     """
     device = next(model.parameters()).device
     model.eval()
-    found = []
+    begins = [i for i, label in model.config.id2label.items() if label.startswith("B-")]
+    found, likeliest = [], []
     for words in sentences:
         encoded = {k: v.to(device) for k, v in encode_words(tokenizer, words).items()}
         word_ids = tokenizer(
@@ -198,12 +200,17 @@ def entity_targets(
             for i, w in enumerate(word_ids)
             if w is not None and (i == 0 or word_ids[i - 1] != w)
         ]
-        labels = model(**encoded).logits[0].argmax(-1)  # (seq,)
+        logits = model(**encoded).logits[0]  # (seq, labels)
+        labels = logits.argmax(-1)
         starts = [
             i for i in firsts if model.config.id2label[int(labels[i])].startswith("B-")
         ]
         if starts:
             found.append(TokenTarget(encoded, starts[0], int(labels[starts[0]])))
+        elif firsts and len(likeliest) < limit:
+            scores = logits[firsts][:, begins]  # (words, B- labels)
+            word, label = divmod(int(scores.argmax()), len(begins))
+            likeliest.append(TokenTarget(encoded, firsts[word], int(begins[label])))
         if len(found) == limit:
             break
-    return found
+    return found or likeliest

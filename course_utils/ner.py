@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from course_utils.config import NERConfig
+from course_utils.config import NER, NERConfig
 from course_utils.device import PeakMemory, pick_device, time_calls
 from course_utils.handover import NERRunSummary
 from course_utils.losses import IGNORE_INDEX
@@ -17,13 +17,17 @@ from course_utils.tagging import LABEL2ID, LABELS, decode_words, entities, entit
 from course_utils.train import History, default_loss, fit
 
 
-def new_token_classifier(seed: int = 0, quiet: bool = False, **kwargs):
-    """The profile's pretrained encoder with a new, seeded 9-label head (`quiet`: no load report)."""
+def new_token_classifier(seed: int = 0, quiet: bool = False, cfg: NERConfig | None = None, **kwargs):
+    """The profile's pretrained encoder, cut to `cfg.encoder_layers` (default: the active profile's NER config),
+    with a new, seeded 9-label head (`quiet`: no load report)."""
     import transformers
     from transformers import BertForTokenClassification
 
     from course_utils.resources import from_pretrained
 
+    layers = (cfg or NER.pick()).encoder_layers
+    if layers is not None:
+        kwargs.setdefault("num_hidden_layers", layers)  # the first `layers` load; the rest are left out
     torch.manual_seed(seed)  # the head's random initialisation
     verbosity = transformers.logging.get_verbosity()
     if quiet:  # the report says "classifier MISSING": the new head, expected

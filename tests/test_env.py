@@ -101,7 +101,7 @@ def test_a_version_in_range_runs_with_a_note_and_one_outside_fails():
 def test_requirements_dev_adds_only_tools_to_the_learner_set():
     dev = env.read_requirements(ROOT / "requirements-dev.txt")
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
-    tools = {"jupyter-book", "sphinx-mathjax-offline", "nbval", "pytest", "pytest-xdist", "ruff"}
+    tools = {"jupyter-book", "sphinx-mathjax-offline", "nbclient", "pytest", "pytest-xdist", "ruff"}
     assert {r.name for r in dev} == tools
 
 

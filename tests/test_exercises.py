@@ -1,4 +1,4 @@
-"""The exercises' self-checks: a stub is 'not attempted', a wrong answer fails (the solutions pass: nbval)."""
+"""The exercises' self-checks: a stub is 'not attempted', a wrong answer fails (the solutions page passes them)."""
 
 import pytest
 import torch

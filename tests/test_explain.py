@@ -104,3 +104,17 @@ def test_entity_targets_are_first_sub_tokens_predicted_b(tiny):
         assert word_ids[target.position] == 0 and word_ids[target.position - 1] is None
         assert model.config.id2label[target.label] == "B-PER"
     assert len(explain.entity_targets(model, tokenizer, sentences, limit=1)) == 1
+
+
+def test_a_model_that_predicts_no_entity_gets_each_sentence_s_likeliest_start(tiny):
+    model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
+    with torch.no_grad():
+        model.classifier.bias.zero_()
+        model.classifier.bias[model.config.label2id["O"]] = 100.0  # every token says O ...
+        model.classifier.bias[model.config.label2id["B-LOC"]] = 50.0  # ... and B-LOC comes next
+    sentences = [["Adilson", "visited", "Nairobi"], ["Tokenization", "works"]]
+    targets = explain.entity_targets(model, tokenizer, sentences, limit=5)
+    assert len(targets) == 2 and {model.config.id2label[t.label] for t in targets} == {"B-LOC"}
+    for target, words in zip(targets, sentences, strict=True):
+        word_ids = tokenizer(words, is_split_into_words=True).word_ids()
+        assert word_ids[target.position] is not None and word_ids[target.position - 1] != word_ids[target.position]

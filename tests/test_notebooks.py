@@ -50,7 +50,7 @@ def test_first_cell_sets_up_colab_from_the_configured_repository_and_prints_the_
 def test_every_notebook_checks_its_claims():
     for path in NOTEBOOKS:
         asserts = sum(len(re.findall(r"^\s*assert ", cell, flags=re.MULTILINE)) for cell in code_cells(path))
-        assert asserts >= 3, f"{path.name}: nbval runs in lax mode, so claims must be asserts"
+        assert asserts >= 3, f"{path.name}: the executor fails only on errors, so claims must be asserts"
 
 
 def test_book_builds_offline_math_and_executes_with_cache_by_default():

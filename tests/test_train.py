@@ -5,10 +5,10 @@ from course_utils.train import (
     TrainConfig,
     backward_step,
     default_loss,
+    fit,
     linear_warmup_decay,
     lr_scales,
     param_groups,
-    fit,
 )
 
 
