@@ -67,12 +67,12 @@ def keep_artifacts_on_drive(mount_point: Path) -> Path:
     return folder
 
 
-def setup(course: Path, chapter: str) -> None:
+def setup(course: Path, chapter: str | None = None) -> None:
     """Install course_utils from the clone `course`; keep artifacts on Drive when `chapter` keeps or needs some
-    (course_utils.chapters says which)."""
+    (course_utils.chapters says which; None: a page that is no chapter, such as the solutions)."""
     from course_utils.chapters import by_number
 
-    keep_on_drive = by_number(chapter).keep_on_drive
+    keep_on_drive = chapter is not None and by_number(chapter).keep_on_drive
     course = Path(course)
     gpu = has_nvidia_gpu()
     before = installed_versions()
@@ -96,6 +96,6 @@ def setup(course: Path, chapter: str) -> None:
             folder = keep_artifacts_on_drive(course.parent / "drive")
         except Exception as err:  # declined or failed: the chapter still runs, artifacts stay local
             print(f"Google Drive not mounted ({err}): saved models stay on this machine and "
-                  "are lost with it; run chapter 05 in the same session as chapter 04.")
+                  "are lost with it; run this chapter in the same Colab session as the one it reads from.")
         else:
             print(f"saved models go to {folder} and outlive this Colab machine")

@@ -76,6 +76,7 @@ class TokenTarget:
     encoded: dict  # the tokenizer's output for one sentence (batch of 1)
     position: int
     label: int
+    predicted: bool = True  # False: the model predicted no entity, this is its likeliest start
 
 
 def label_score(model, target: TokenTarget) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -210,7 +211,7 @@ def entity_targets(
         elif firsts and len(likeliest) < limit:
             scores = logits[firsts][:, begins]  # (words, B- labels)
             word, label = divmod(int(scores.argmax()), len(begins))
-            likeliest.append(TokenTarget(encoded, firsts[word], int(begins[label])))
+            likeliest.append(TokenTarget(encoded, firsts[word], int(begins[label]), predicted=False))
         if len(found) == limit:
             break
     return found or likeliest

@@ -68,13 +68,26 @@ class NERRunSummary:
             raw = json.loads(read_text(path, "chapter 04's run summary"))
         except json.JSONDecodeError as err:
             raise HandoverError(f"{path} is damaged ({err}): {rerun}") from err
-        layout = raw.pop("layout", 1) if isinstance(raw, dict) else None
-        if layout != cls.LAYOUT or {f.name for f in fields(cls)} != set(raw):
+        if not isinstance(raw, dict):
+            raise HandoverError(f"{path} holds no record (a JSON object was expected): {rerun}")
+        layout = raw.pop("layout", 1)
+        if layout != cls.LAYOUT:
             raise HandoverError(
                 f"{path} has layout {layout}, and this course reads layout {cls.LAYOUT} "
                 f"(saved by an older or newer course_utils): {rerun}"
             )
-        summary = cls(**{**raw, "seeds": tuple(SeedRun(**run) for run in raw["seeds"])})
+        missing, extra = {f.name for f in fields(cls)} - set(raw), set(raw) - {f.name for f in fields(cls)}
+        if missing or extra:
+            raise HandoverError(
+                f"{path} is not a layout-{cls.LAYOUT} record: missing {sorted(missing)}, unexpected {sorted(extra)}: "
+                f"{rerun}"
+            )
+        try:
+            summary = cls(**{**raw, "seeds": tuple(SeedRun(**run) for run in raw["seeds"])})
+        except TypeError as err:  # a seed's entry with a field missing or unknown
+            raise HandoverError(f"{path} has a damaged seed entry ({err}): {rerun}") from err
+        if summary.seed not in {run.seed for run in summary.seeds}:
+            raise HandoverError(f"{path} keeps seed {summary.seed}, which is not among its runs: {rerun}")
         if profile is not None:
             summary.check_same_run(profile, Path(directory))
         return summary

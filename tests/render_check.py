@@ -77,6 +77,32 @@ def wide_code_blocks(page: Path) -> list[str]:
     return json.loads(html.unescape(found.group(1)))
 
 
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE)  # |---|---|
+PIPE_PARAGRAPH = re.compile(r"<p>\s*\|[^<]*\|[^<]*\|")  # a table that stayed text: "| a | b | |---|---| ..."
+
+
+def markdown_tables(notebook: Path) -> int:
+    """GFM tables in a notebook: in its Markdown cells and in the Markdown its code cells displayed."""
+    count = 0
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        texts = ["".join(cell["source"])] if cell["cell_type"] == "markdown" else [
+            "".join(out.get("data", {}).get("text/markdown", "")) for out in cell.get("outputs", [])
+        ]
+        count += sum(len(TABLE_RULE.findall(text)) for text in texts)
+    return count
+
+
+def unrendered_tables(page: Path, notebook: Path | None) -> list[str]:
+    """What is wrong with `page`'s tables: paragraphs of pipes, or fewer <table>s than its notebook has tables."""
+    source = page.read_text(encoding="utf-8")
+    problems = [f"a paragraph of pipes: {m.group()[:70]}..." for m in PIPE_PARAGRAPH.finditer(source)]
+    if notebook is not None and notebook.is_file():
+        expected, found = markdown_tables(notebook), source.count("<table")
+        if found < expected:
+            problems.append(f"{expected} Markdown tables in {notebook.name}, {found} <table> elements in the page")
+    return problems
+
+
 def main(html_dir: str) -> None:
     """Render PAGE, then assert MathJax (the local copy) typeset every math element."""
     page = Path(html_dir) / PAGE
@@ -108,6 +134,12 @@ def main(html_dir: str) -> None:
 
     chapters = sorted(Path(html_dir).glob(CHAPTERS))
     assert chapters, f"no chapter pages under {html_dir}"
+    executed = Path(html_dir).parents[1] / "src" / "notebooks"  # the smoke book's executed notebooks
+    tables = {p.name: found for p in chapters if (found := unrendered_tables(p, executed / f"{p.stem}.ipynb"))}
+    print(f"{len(chapters)} chapters: {sum(p.read_text(encoding='utf-8').count('<table') for p in chapters)} tables "
+          f"rendered, {sum(map(len, tables.values()))} problems")
+    assert not tables, "Markdown tables that did not become HTML tables:\n" + "\n".join(
+        f"  {name}: {problem}" for name, problems in tables.items() for problem in problems)
     wide = {page.name: blocks for page in chapters if (blocks := wide_code_blocks(page))}
     print(f"{len(chapters)} chapters at {WINDOW_WIDTH} px: "
           f"{sum(map(len, wide.values()))} code blocks scroll sideways")

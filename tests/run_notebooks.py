@@ -1,7 +1,7 @@
 """Execute the chapters as `make notebooks` does: every cell, in order, stage by stage.
 
-Usage: python tests/run_notebooks.py OUT_DIR [NOTEBOOK ...]
-It runs the chapters named (without any: every chapter and the solutions page) in the stages of course_utils.chapters
+Usage: python tests/run_notebooks.py OUT_DIR [NOTEBOOK ...]   (the Makefile sets the profile and the network guard)
+It runs the notebooks named (without any: every chapter and the solutions page) in the stages of course_utils.chapters
 (a chapter after those it needs; the notebooks of a stage side by side, two at a time, each on one thread;
 a chapter that runs alone, alone). Each executed notebook, outputs kept, is written to OUT_DIR: the smoke
 book is built from them. A cell that raises fails its notebook; the last line is "N passed, N failed".
@@ -21,7 +21,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from course_utils.chapters import CHAPTERS, by_notebook, stages  # noqa: E402
+from course_utils.chapters import SOLUTIONS, by_notebook, stages  # noqa: E402
 
 CELL_TIMEOUT_S = 600  # one cell; a chapter's budget is checked in the usage table
 PARALLEL = 2  # notebooks of one stage at a time: one per core
@@ -38,6 +38,8 @@ def execute(path: Path, out_dir: Path) -> tuple[Path, float, str | None]:
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         error = str(err)
+    except Exception as err:  # the kernel did not start, a notebook that is not JSON ...: this notebook fails
+        error = f"{type(err).__name__}: {err}"
     nbformat.write(notebook, out_dir / path.name)  # failed or not: the outputs show where it stopped
     return path, time.perf_counter() - start, error
 
@@ -54,10 +56,13 @@ def main(argv: list[str]) -> int:
     """Run the stages (or the notebooks named), print one line a notebook and the total."""
     out_dir = Path(argv[0])
     out_dir.mkdir(parents=True, exist_ok=True)
-    named = tuple(by_notebook(p) for p in argv[1:]) or None  # in the registry's order, whatever the order given
-    groups = [[ROOT / p for p in group] for group in stages(named)]
-    if named and (len(named) != len(set(named)) or any(c not in CHAPTERS for c in named)):
-        raise SystemExit(f"name each chapter's notebook once: {argv[1:]}")
+    names = [Path(p).name for p in argv[1:]]
+    if len(names) != len(set(names)):
+        raise SystemExit(f"name each notebook once: {argv[1:]}")
+    chapters = tuple(by_notebook(n) for n in names if n != SOLUTIONS) or None  # the registry's order
+    groups = [[ROOT / p for p in group] for group in stages(chapters)]
+    if names and SOLUTIONS in names:
+        groups = [*groups, [ROOT / "notebooks" / SOLUTIONS]] if chapters else [[ROOT / "notebooks" / SOLUTIONS]]
     passed, failed = 0, []
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # two notebooks on two cores: one thread each
     for group in groups:

@@ -1,4 +1,6 @@
+import importlib
 import os
+import pkgutil
 from dataclasses import MISSING, fields, replace
 
 import pytest
@@ -126,7 +128,18 @@ def test_every_profile_value_is_in_range():
             config.check_ranges(profiles.pick(profile))
 
 
-CHAPTER_CONFIGS = [v for v in vars(config_package).values() if isinstance(v, Profiles)]
+CHAPTER_MODULES = [  # every course_utils/config/chNN_*.py, re-exported or not
+    importlib.import_module(f"course_utils.config.{m.name}")
+    for m in pkgutil.iter_modules(config_package.__path__) if m.name.startswith("ch")
+]
+CHAPTER_CONFIGS = [v for module in CHAPTER_MODULES for v in vars(module).values() if isinstance(v, Profiles)]
+
+
+def test_each_chapter_has_its_config_module():
+    from course_utils.chapters import CHAPTERS
+
+    numbers = sorted(m.__name__.rsplit(".", 1)[1][2:4] for m in CHAPTER_MODULES)
+    assert numbers == [c.number for c in CHAPTERS]
 
 
 def test_every_number_of_every_chapter_config_declares_its_range():
@@ -182,3 +195,14 @@ def test_the_shared_names_mean_the_same_across_chapters():
     for profiles in (MLM, LAYERNORM):
         names = {f.name for f in fields(profiles.cpu)}
         assert {"hidden_size", "num_layers", "num_heads", "max_steps", "batch_size"} <= names
+
+
+def test_bad_input_an_empty_list_of_seeds_or_an_unknown_memory_shape_is_named():
+    from course_utils import memory
+
+    with pytest.raises(ValueError, match=r"NERConfig.seeds=\(\): needs at least 1 value"):
+        replace(NER.pick("cpu"), seeds=())
+    with pytest.raises(ValueError, match="NERConfig.memory_shape='huge': must be one of 'small', 'bert-base'"):
+        replace(NER.pick("cpu"), memory_shape="huge")
+    shape_field = next(f for f in fields(NER.cpu) if f.name == "memory_shape")
+    assert set(shape_field.metadata["bounds"].choices) == set(memory.SHAPES)

@@ -115,6 +115,7 @@ def test_a_model_that_predicts_no_entity_gets_each_sentence_s_likeliest_start(ti
     sentences = [["Adilson", "visited", "Nairobi"], ["Tokenization", "works"]]
     targets = explain.entity_targets(model, tokenizer, sentences, limit=5)
     assert len(targets) == 2 and {model.config.id2label[t.label] for t in targets} == {"B-LOC"}
+    assert not any(t.predicted for t in targets), "the fallback says so"
     for target, words in zip(targets, sentences, strict=True):
         word_ids = tokenizer(words, is_split_into_words=True).word_ids()
         assert word_ids[target.position] is not None and word_ids[target.position - 1] != word_ids[target.position]

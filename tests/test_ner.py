@@ -169,5 +169,19 @@ def test_bad_input_a_summary_of_another_layout_names_the_chapter_to_rerun(saved_
     with pytest.raises(HandoverError, match="has layout 1, and this course reads layout 2.*run notebooks/04"):
         ner.load_finetuned(saved_model)
     path.write_text(json.dumps({**old, "layout": NERRunSummary.LAYOUT, "renamed": 1}))
-    with pytest.raises(HandoverError, match="run notebooks/04"):
+    unexpected = r"not a layout-2 record: missing \[\], unexpected \['renamed'\].*run notebooks/04"
+    with pytest.raises(HandoverError, match=unexpected):
         ner.load_finetuned(saved_model)
+    broken_seed = {**old, "layout": NERRunSummary.LAYOUT, "seeds": [{"seed": 0}]}
+    path.write_text(json.dumps(broken_seed))
+    with pytest.raises(HandoverError, match="damaged seed entry"):
+        ner.load_finetuned(saved_model)
+    path.write_text(json.dumps({**old, "layout": NERRunSummary.LAYOUT, "seed": 7}))
+    with pytest.raises(HandoverError, match="keeps seed 7, which is not among its runs"):
+        ner.load_finetuned(saved_model)
+
+
+def test_bad_input_more_encoder_layers_than_the_encoder_has_is_named():
+    with pytest.raises(ValueError, match="encoder_layers=9, but the encoder has 6 layers"):
+        ner.new_token_classifier(0, quiet=True, cfg=replace(NER.pick("smoke"), encoder_layers=9))
+    assert ner.new_token_classifier(0, quiet=True).config.num_hidden_layers == NER.pick("smoke").encoder_layers

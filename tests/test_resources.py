@@ -160,17 +160,24 @@ def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path,
     paths = resources.download_full(tmp_path)
     fetched = {repo_id: (kw["repo_type"], kw["revision"], kw["allow_patterns"], kw["local_dir"])
                for repo_id, kw in calls}
-    assert fetched == {
+    assert fetched == {  # the decoder waits for the chapter that loads it
         "bert-base-cased": ("model", FULL_MODEL_REVISION, resources.MODEL_FILES, tmp_path / "bert-base-cased"),
-        "openai-community/gpt2": ("model", FULL_DECODER_REVISION, resources.DECODER_FILES, tmp_path / "gpt2"),
         "eriktks/conll2003": ("dataset", FULL_NER_REVISION, resources.NER_FILES, tmp_path / "conll2003"),
     }
-    for _, kwargs in calls[:2]:  # the models: safetensors, never TF/Flax/pickles
+    for _, kwargs in calls[:1]:  # the model: safetensors, never TF/Flax/pickles
         assert "*.safetensors" in kwargs["allow_patterns"]
         assert not any(p.endswith((".h5", ".msgpack", ".bin", ".ckpt")) for p in kwargs["allow_patterns"])
-    assert set(paths) == {"COURSE_ENCODER", "COURSE_DECODER", "COURSE_NER_DATA"}
+    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA"}
     out = capsys.readouterr().out
-    assert f"export COURSE_DECODER={tmp_path / 'openai-community/gpt2'}" in out
+    assert f"export COURSE_ENCODER={tmp_path / 'bert-base-cased'}" in out
+    assert "decoder: no chapter loads it yet; --kind decoder fetches it" in out
+
+
+def test_download_full_fetches_the_revision_resolve_loads(monkeypatch, tmp_path):
+    calls = _record_snapshots(monkeypatch, tmp_path)
+    monkeypatch.setenv("COURSE_NER_REVISION", "a" * 40)
+    resources.download_full(tmp_path, ["ner"])
+    assert [kw["revision"] for _, kw in calls] == ["a" * 40]
 
 
 def test_download_full_fetches_the_kinds_asked_for(monkeypatch, tmp_path, capsys):

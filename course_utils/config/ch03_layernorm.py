@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from course_utils.config.loop import TrainConfig
-from course_utils.config.profiles import Checked, Profiles, at_least, positive
+from course_utils.config.profiles import Checked, Profiles, at_least, bounded
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class LayerNormConfig(Checked):
     batch_size: int = at_least(1)
     task_vocab: int = at_least(2)  # the repeat task: random tokens from this vocabulary ...
     task_len: int = at_least(2)  # ... in rows of this length, the second half repeating the first
-    lrs: tuple[float, ...] = positive()  # learning rates tried for each placement, with and without warmup
+    lrs: tuple[float, ...] = bounded(above=0, min_items=1)  # lrs tried for each placement, with and without warmup
     warmup_steps: int = at_least(0)
     max_steps: int = at_least(1)  # per run
     timing_rows: int = at_least(1)  # tokens in the LayerNorm timing input (rows x hidden)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from course_utils.config.loop import TrainConfig
-from course_utils.config.profiles import Checked, Profiles, at_least, bounded, positive, share
+from course_utils.config.profiles import Checked, Profiles, at_least, bounded, one_of, positive, share
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,9 @@ class NERConfig(Checked):
     warmup_ratio: float = share()
     time_budget_s: float | None = at_least(0)  # a safety stop for the fine-tuning
     speed_batches: int = at_least(1)  # batches timed for dynamic vs fixed padding
-    seeds: tuple[int, ...] = at_least(0)  # one fine-tuning run per seed: results are their mean and spread
-    memory_shape: str  # the model whose training memory is measured (memory.SHAPES)
-    memory_batches: tuple[int, ...] = at_least(1)  # batch sizes the per-sample memory is fitted on
+    seeds: tuple[int, ...] = bounded(low=0, min_items=1)  # one run per seed: results are their mean and spread
+    memory_shape: str = one_of("small", "bert-base")  # the model whose training memory is measured (memory.SHAPES)
+    memory_batches: tuple[int, ...] = bounded(low=1, min_items=2)  # batch sizes the per-sample memory is fitted on
     ddp_steps: int = at_least(1)  # steps of the one- and two-process runs compared
     tricks: bool  # use the three settings below (chapter 04 compares both ways on dev)
     layer_lr_decay: float = bounded(above=0, high=1)  # trick: each layer trains at this x the lr of the layer above
@@ -126,10 +126,13 @@ class NERExpectations(Checked):
     """Chapter 04's asserted results."""
 
     min_test_f1: float | None = share()  # test entity F1 at least this
+    pretraining_helps: bool  # random initialisation stays below the pretrained runs' interval
 
 
 NER_EXPECT = Profiles(
-    smoke=NERExpectations(min_test_f1=None),  # 12 steps on 96 sentences
-    cpu=NERExpectations(min_test_f1=0.70),  # the seeds' mean: measured 0.730 ± 0.030 (3 seeds)
-    full=NERExpectations(min_test_f1=0.89),  # published sentence-level BERT-base: about 0.91
+    # 12 steps on 96 sentences: a few entities decide either comparison, so smoke prints them only
+    smoke=NERExpectations(min_test_f1=None, pretraining_helps=False),
+    # the seeds' mean: measured 0.730 ± 0.030 (3 seeds); random initialisation 0.473 below it
+    cpu=NERExpectations(min_test_f1=0.70, pretraining_helps=True),
+    full=NERExpectations(min_test_f1=0.89, pretraining_helps=True),  # published sentence-level BERT-base: ~0.91
 )

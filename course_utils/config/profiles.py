@@ -93,6 +93,7 @@ class Bounds:
     above: float | None = None  # more than this
     below: float | None = None  # less than this
     choices: tuple[Any, ...] | None = None  # one of these
+    min_items: int = 0  # a tuple field: at least this many values
 
     def problem(self, v: Any) -> str | None:
         """What is wrong with the value `v`, or None."""
@@ -160,6 +161,8 @@ def check_ranges(cfg: Any) -> None:
         bounds: Bounds | None = f.metadata.get("bounds")
         where = f"{type(cfg).__name__}.{f.name}={value!r}"
         fix = f"change it with dataclasses.replace(cfg, {f.name}=...)"
+        if bounds is not None and isinstance(value, tuple) and len(value) < bounds.min_items:
+            raise ValueError(f"{where}: needs at least {bounds.min_items} value(s); {fix}")
         for v in _values(value):
             if bounds is None:
                 if _is_number(v):
