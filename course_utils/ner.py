@@ -77,8 +77,11 @@ def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> floa
 
 @torch.no_grad()
 def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None, constrained=True) -> dict:
-    """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default)."""
+    """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default).
+
+    The model is scored in eval mode and left in the mode it came in."""
     device = device or _device(model)
+    was_training = model.training
     model.eval()
     true_tags, pred_tags, total_loss, total_tokens = [], [], 0.0, 0
     for start in range(0, len(dataset), batch_size):
@@ -94,7 +97,7 @@ def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, 
             words = decode_words(logits, word_ids, len(tags), id2label, constrained)
             pred_tags.append(to_iob2([id2label[p] for p in words]))  # argmax: a stray I- after O starts an entity
             true_tags.append([id2label[t] for t in tags])
-    model.train()
+    model.train(was_training)
     return {
         "loss": total_loss / max(total_tokens, 1),
         **entity_scores(true_tags, pred_tags),

@@ -180,12 +180,11 @@ def perplexity(losses: torch.Tensor) -> float:
 
 
 def overlap(a: torch.Tensor, b: torch.Tensor, ignore: torch.Tensor) -> torch.Tensor:
-    """(pairs,): the share of b's distinct tokens (outside `ignore`) that also occur in a - no training, no order."""
-    shares = []
+    """(pairs,): the Jaccard overlap of a's and b's distinct tokens (outside `ignore`) - symmetric, so order-blind."""
+    shares, skip = [], set(ignore.tolist())
     for first, second in zip(a.tolist(), b.tolist(), strict=True):
-        seen = set(first)
-        kept = set(second) - set(ignore.tolist())
-        shares.append(len(kept & seen) / max(len(kept), 1))
+        kept_a, kept_b = set(first) - skip, set(second) - skip
+        shares.append(len(kept_a & kept_b) / max(len(kept_a | kept_b), 1))
     return torch.tensor(shares)
 
 

@@ -13,6 +13,52 @@ from course_utils.micro_batching import MicroBatcher
 
 DEMO_PAGE = Path(__file__).with_name("demo.html")
 EXAMPLE = '{"text": "Ada Lovelace was born in London."}'
+BYTES_PER_CHAR = 6  # the most one character of "text" can take in a JSON body: a \uXXXX escape
+
+
+def body_limit(max_chars: int) -> int:
+    """The largest /ner body read at all: a text of max_chars characters, each escaped, and the JSON around it."""
+    return BYTES_PER_CHAR * max_chars + 1024
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets a 413 before it is read, let alone parsed."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(send, int(declared))
+        seen, refused = 0, False
+
+        async def counted():  # a body without Content-Length (chunked) is counted as it arrives
+            nonlocal seen, refused
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit and not refused:
+                refused = True
+                await self._too_large(send, seen)
+                return {"type": "http.disconnect"}  # the app stops reading: the client got its answer
+            return message
+
+        async def unless_refused(message) -> None:
+            if not refused:  # after the 413, what the app would answer goes nowhere
+                await send(message)
+
+        await self.app(scope, counted, unless_refused)
+
+    async def _too_large(self, send, size: int) -> None:
+        import json
+
+        body = json.dumps({"error": f"the body has {size:,} bytes or more and the limit is {self.limit:,}: "
+                                    "send one paragraph per request"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 class NERRequest(BaseModel):
@@ -62,6 +108,7 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from course_utils import __version__, ner
 
@@ -74,6 +121,7 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
         await batcher.stop()
 
     app = FastAPI(title="NER service", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=body_limit(cfg.max_chars))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError):
@@ -83,9 +131,12 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
         status, message = _error_message(errors[0])
         return JSONResponse({"error": message}, status_code=status)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own too, e.g. a body it cannot parse
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail
+        if detail == "There was an error parsing the body":  # FastAPI's words for JSON nested too deep
+            detail = f"the body could not be parsed (JSON nested too deeply?); send {EXAMPLE}"
+        return JSONResponse({"error": detail}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
@@ -96,6 +147,13 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
 
     @app.post("/ner")
     async def tag(body: NERRequest) -> dict:
+        try:  # JSON can carry half of a UTF-16 pair ("\ud800"): no character, and no tokenizer takes it
+            body.text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise HTTPException(
+                422, f"the text holds a lone surrogate ({body.text[err.start]!r} at character {err.start}), "
+                "which is not Unicode text: send the text as UTF-8, or escape both halves of the pair"
+            ) from err
         if not body.text.strip():
             raise HTTPException(
                 422, 'the text is empty; send at least one word in "text"'

@@ -103,3 +103,30 @@ def paired_mean_difference(
 
     observed = float(a[:, 0].sum() / a[:, 1].sum() - b[:, 0].sum() / b[:, 1].sum())
     return (observed, *percentile_interval(means(a) - means(b), level))
+
+
+def prediction_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Where one more run of the same recipe lands, from k >= 2 runs: mean ± t(k-1) · sd · sqrt(1 + 1/k).
+
+    A rule "outside this range" then fires by chance with probability 1 - level (for normal scores); "outside
+    the range of the k runs" would fire 2/(k+1) of the time: half the time with 3 seeds.
+    """
+    from scipy.stats import t
+
+    k = len(values)
+    if k < 2:
+        raise ValueError(f"a prediction interval needs at least 2 runs, got {k}")
+    mean = sum(values) / k
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    half = float(t.ppf(0.5 + level / 2, k - 1)) * sd * math.sqrt(1 + 1 / k)
+    return mean - half, mean + half
+
+
+def noise_of_a_difference(seed_sd: float, level: float = 0.95) -> float:
+    """The largest |a - b| two single runs of equal recipes give `level` of the time, seeds' sd `seed_sd`.
+
+    A difference of two runs has sd sqrt(2) · seed_sd; comparing it with seed_sd itself would call half of the
+    differences of no effect real."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(2) * seed_sd

@@ -56,9 +56,9 @@ def test_group_rates_and_gap():
     assert table["a"].rate == pytest.approx(0.975) and table["a"].low <= 0.975 <= table["a"].high
     gap = fairness.largest_gap(rates, groups, resamples=500, permutations=500)
     assert (gap.best, gap.worst) == ("a", "b") and gap.gap == pytest.approx(0.775)
-    assert gap.low <= gap.gap <= gap.high and gap.p_value < 0.05
+    assert gap.null_95 < gap.gap and gap.p_value < 0.05
     same = fairness.largest_gap(torch.ones(8, dtype=torch.float64), groups, resamples=200, permutations=200)
-    assert same.gap == 0 and same.p_value == 1.0
+    assert same.gap == 0 and same.p_value == 1.0 and same.null_95 == 0
     with pytest.raises(ValueError, match="one group per name"):
         fairness.group_rates(rates, groups[:3])
 
@@ -68,3 +68,15 @@ def test_swap_first_names_keeps_tags_and_other_words():
     out = fairness.swap_first_names(tokens, tags, ["Kofi"], random.Random(0), p=1.0)
     assert out == ["Kofi", "Lovelace", "met", "Kofi", "Babbage"]
     assert fairness.swap_first_names(tokens, tags, ["Kofi"], random.Random(0), p=0.0) == tokens
+
+
+def test_with_no_real_gap_the_largest_gap_exceeds_chance_about_one_time_in_twenty():
+    """Six equal groups (40 names x 8 Bernoulli(0.8) templates): the rule "gap above the null's 95th
+    percentile" must fire about 5% of the time, where the old bootstrap interval never held the true 0."""
+    generator, fired = torch.Generator().manual_seed(0), 0
+    groups = [g for g in "abcdef" for _ in range(40)]
+    for trial in range(40):
+        rates = (torch.rand(240, 8, generator=generator) < 0.8).double().mean(dim=1)
+        gap = fairness.largest_gap(rates, groups, permutations=200, seed=trial)
+        fired += gap.gap > gap.null_95
+    assert fired <= 6, f"{fired} of 40 null trials called a gap"

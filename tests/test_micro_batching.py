@@ -57,3 +57,13 @@ def test_batcher_says_it_must_be_started_and_refuses_bad_limits():
         micro_batching.MicroBatcher(list, max_batch=0, max_wait_ms=5)
     with pytest.raises(RuntimeError, match="await start"):
         asyncio.run(micro_batching.MicroBatcher(list, max_batch=2, max_wait_ms=5).submit("a"))
+
+
+def test_items_already_waiting_join_the_batch_even_with_no_time_to_wait():
+    async def scenario():
+        queue = asyncio.Queue()
+        for i in range(6):
+            queue.put_nowait(i)
+        return [await micro_batching.collect_batch(queue, 4, 0.0), await micro_batching.collect_batch(queue, 4, 0.0)]
+
+    assert asyncio.run(scenario()) == [[0, 1, 2, 3], [4, 5]]

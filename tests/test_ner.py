@@ -24,7 +24,10 @@ def test_evaluate_ner_scores_every_word(tiny_ner):
     model, tokenizer = tiny_ner
     data = ner_data.to_dataset_dict({"test": ner_data.read_conll(verified_data_file("ner"))[:20]})["test"]
     tokenized = data.map(lambda ex: ner_data.tokenize_and_align(ex, tokenizer, 16), batched=True)
-    result = ner.evaluate_ner(model, tokenized, ner_data.make_collator(tokenizer), model.config.id2label)
+    for mode in (True, False):  # scored in eval mode, handed back in the caller's
+        model.train(mode)
+        result = ner.evaluate_ner(model, tokenized, ner_data.make_collator(tokenizer), model.config.id2label)
+        assert model.training is mode
     assert (
         [len(t) for t in result["true_tags"]]
         == [len(t) for t in result["pred_tags"]]

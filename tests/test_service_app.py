@@ -58,3 +58,36 @@ def test_info_and_demo_page(client):
     assert info["labels"] == tagging.LABELS and info["max_chars"] == 100 and info["max_batch"] == 4
     page = client.get("/")
     assert page.status_code == 200 and 'id="text"' in page.text and "100 characters" in page.text
+
+
+def test_bad_input_a_lone_surrogate_is_the_client_s_fault(client):
+    answer = client.post("/ner", content='{"text": "\\ud800 Obama"}', headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and "lone surrogate" in answer.json()["error"]
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_bad_input_a_body_nested_too_deep_gets_the_service_s_error_shape(saved):
+    roomy = dataclasses.replace(SERVE.pick("smoke"), max_chars=2000)  # the limit lets the body through
+    app = service_app.create_app(backends.load_tagger(saved), roomy, max_batch=4, max_wait_ms=5)
+    with TestClient(app) as big_client:
+        body = '{"text": ' + "[" * 5000 + "]" * 5000 + "}"
+        assert len(body) < service_app.body_limit(roomy.max_chars)
+        answer = big_client.post("/ner", content=body, headers={"content-type": "application/json"})
+        assert 400 <= answer.status_code < 500 and set(answer.json()) == {"error"}
+
+
+def test_bad_input_a_huge_body_is_refused_before_it_is_read(client):
+    limit = service_app.body_limit(CFG.max_chars)
+    huge = '{"text": "' + "a" * (10 * limit) + '"}'
+    answer = client.post("/ner", content=huge, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and f"the limit is {limit:,}" in answer.json()["error"]
+
+    def chunks():  # no Content-Length: the middleware counts what arrives
+        yield b'{"text": "'
+        for _ in range(10):
+            yield b"a" * limit
+        yield b'"}'
+
+    streamed = client.post("/ner", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and set(streamed.json()) == {"error"}
+    assert client.get("/health").json() == {"status": "ok"}

@@ -89,3 +89,26 @@ def test_paired_mean_difference_interval_holds_the_observed_value():
     assert same == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="tables of the same units"):
         stats.paired_mean_difference(a, b[:10])
+
+
+def test_a_prediction_interval_fires_by_chance_at_its_level_where_the_range_of_three_fires_half_the_time():
+    generator = torch.Generator().manual_seed(0)
+    outside_range = outside_interval = 0
+    trials = 4000
+    for _ in range(trials):
+        runs, new = torch.randn(3, generator=generator).tolist(), float(torch.randn(1, generator=generator))
+        low, high = stats.prediction_interval(runs)
+        outside_interval += not low <= new <= high
+        outside_range += not min(runs) <= new <= max(runs)
+    assert abs(outside_range / trials - 0.5) < 0.03 and abs(outside_interval / trials - 0.05) < 0.015
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        stats.prediction_interval([0.7])
+
+
+def test_the_noise_of_a_difference_of_two_runs():
+    generator = torch.Generator().manual_seed(1)
+    gaps = (torch.randn(20000, generator=generator) - torch.randn(20000, generator=generator)).abs()
+    noise = stats.noise_of_a_difference(1.0)
+    assert noise == pytest.approx(1.96 * 2**0.5, rel=1e-3)
+    assert abs(float((gaps > noise).double().mean()) - 0.05) < 0.01
+    assert float((gaps > 1.0).double().mean()) > 0.45, "against one sd, half of the null gaps look real"

@@ -111,6 +111,8 @@ class LayerNormExpectations(Checked):
 
 LAYERNORM_EXPECT = Profiles(
     smoke=LayerNormExpectations(placement_conclusion=False),  # 15 steps show the mechanics only
-    cpu=LayerNormExpectations(placement_conclusion=True),
+    # a reading: on CPU Pre-LN trained without warmup where Post-LN did not, but on CUDA the same profile's
+    # runs did not bear out "the embedding norm decides it"; another device trains other models
+    cpu=LayerNormExpectations(placement_conclusion=False),
     full=LayerNormExpectations(placement_conclusion=False),  # not yet measured: printed, not asserted
 )

@@ -67,17 +67,15 @@ SERVE = Profiles(
 
 @dataclass(frozen=True)
 class ServeExpectations(Checked):
-    """Chapter 06's asserted results (None: not asserted in that profile)."""
+    """Chapter 06's asserted results (None: not asserted in that profile). Speed is never asserted: the load
+    test's gain from batching is read from the run (1.28-1.9x over cpu runs on 2 shared cores)."""
 
     max_onnx_difference: float = positive()  # ONNX Runtime's fp32 logits within this of PyTorch's
     max_f1_drop: float | None = at_least(0)  # every backend's test F1 at most this below PyTorch fp32's
-    min_batching_speedup: float | None = positive()  # requests/s with batching over without, at the top concurrency
 
 
 SERVE_EXPECT = Profiles(
-    smoke=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=None, min_batching_speedup=None),
-    # 2 shared CPU cores: a batch is mostly arithmetic; measured 1.28-1.9x over runs, near the two-latency bound
-    cpu=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=0.01, min_batching_speedup=1.1),
-    # a GPU runs 16 short sentences in about the time of one; not yet run
-    full=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=0.01, min_batching_speedup=3.0),
+    smoke=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=None),
+    cpu=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=0.01),
+    full=ServeExpectations(max_onnx_difference=1e-4, max_f1_drop=0.01),  # not yet run
 )
