@@ -13,7 +13,7 @@ from course_utils.micro_batching import MicroBatcher
 
 DEMO_PAGE = Path(__file__).with_name("demo.html")
 EXAMPLE = '{"text": "Ada Lovelace was born in London."}'
-BYTES_PER_CHAR = 6  # the most one character of "text" can take in a JSON body: a \uXXXX escape
+BYTES_PER_CHAR = 12  # the most one character of "text" takes in JSON: an emoji escaped as a \uXXXX\uXXXX pair
 
 
 def body_limit(max_chars: int) -> int:
@@ -33,7 +33,7 @@ class BodyLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._too_large(send, int(declared))
-        seen, refused = 0, False
+        seen, refused, started = 0, False, False
 
         async def counted():  # a body without Content-Length (chunked) is counted as it arrives
             nonlocal seen, refused
@@ -41,12 +41,15 @@ class BodyLimit:
             seen += len(message.get("body", b""))
             if seen > self.limit and not refused:
                 refused = True
-                await self._too_large(send, seen)
+                if not started:  # no answer begun yet: this one is the 413
+                    await self._too_large(send, seen)
                 return {"type": "http.disconnect"}  # the app stops reading: the client got its answer
             return message
 
         async def unless_refused(message) -> None:
+            nonlocal started
             if not refused:  # after the 413, what the app would answer goes nowhere
+                started = started or message["type"] == "http.response.start"
                 await send(message)
 
         await self.app(scope, counted, unless_refused)
@@ -56,8 +59,9 @@ class BodyLimit:
 
         body = json.dumps({"error": f"the body has {size:,} bytes or more and the limit is {self.limit:,}: "
                                     "send one paragraph per request"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]  # the rest of the body is not worth reading
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -134,8 +138,15 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own too, e.g. a body it cannot parse
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail
-        if detail == "There was an error parsing the body":  # FastAPI's words for JSON nested too deep
-            detail = f"the body could not be parsed (JSON nested too deeply?); send {EXAMPLE}"
+        if detail == "There was an error parsing the body":  # FastAPI's words for any failed parse
+            cause = exc.__cause__
+            if isinstance(cause, UnicodeDecodeError):
+                byte = f"0x{cause.object[cause.start]:02x} at {cause.start}"
+                detail = f"the body is not UTF-8 (byte {byte}); send {EXAMPLE}"
+            elif isinstance(cause, RecursionError):
+                detail = f"the body's JSON is nested too deeply to parse; send {EXAMPLE}"
+            else:
+                detail = f"the body could not be parsed ({type(cause).__name__}); send {EXAMPLE}"
         return JSONResponse({"error": detail}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)

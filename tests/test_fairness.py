@@ -80,3 +80,17 @@ def test_with_no_real_gap_the_largest_gap_exceeds_chance_about_one_time_in_twent
         gap = fairness.largest_gap(rates, groups, permutations=200, seed=trial)
         fired += gap.gap > gap.null_95
     assert fired <= 6, f"{fired} of 40 null trials called a gap"
+
+
+def test_the_null_s_95th_percentile_and_the_p_value_agree():
+    generator = torch.Generator().manual_seed(2)
+    groups = [g for g in "abc" for _ in range(30)]
+    for trial in range(20):
+        rates = (torch.rand(90, 8, generator=generator) < 0.7).double().mean(dim=1)
+        rates[:30] += 0.1 * (trial % 3)  # no gap, a small one, a larger one
+        gap = fairness.largest_gap(rates, groups, permutations=400, seed=trial)
+        assert 0 < gap.null_95 < 1
+        if gap.gap > gap.null_95:
+            assert gap.p_value <= 0.06
+        else:
+            assert gap.p_value >= 0.04

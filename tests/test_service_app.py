@@ -91,3 +91,39 @@ def test_bad_input_a_huge_body_is_refused_before_it_is_read(client):
     streamed = client.post("/ner", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413 and set(streamed.json()) == {"error"}
     assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_bad_input_a_body_that_is_not_utf8_is_named(client):
+    answer = client.post("/ner", content=b'{"text": "caf\xe9"}', headers={"content-type": "application/json"})
+    assert 400 <= answer.status_code < 500 and "not UTF-8" in answer.json()["error"]
+
+
+def test_the_body_limit_counts_a_streamed_body_and_answers_once():
+    """The middleware alone, driven as a server would: 12 chunks, a limit of 3 chunks' bytes."""
+    import asyncio
+    import json
+
+    chunks = [{"type": "http.request", "body": b"x" * 100, "more_body": True} for _ in range(11)]
+    chunks.append({"type": "http.request", "body": b"x" * 100, "more_body": False})
+    read, sent = [], []
+
+    async def app(scope, receive, send):  # an app that reads to the end, then answers 200
+        while (message := await receive())["type"] == "http.request" and message.get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive():
+        read.append(1)
+        return chunks[len(read) - 1]
+
+    async def send(message):
+        sent.append(message)
+
+    middleware = service_app.BodyLimit(app, limit=300)
+    asyncio.run(middleware({"type": "http", "headers": []}, receive, send))
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert len(read) == 4, "it stops reading once the limit is passed"
+    assert [m["status"] for m in starts] == [413] and (b"connection", b"close") in starts[0]["headers"]
+    body = json.loads(sent[-1]["body"])
+    assert "the limit is 300" in body["error"]
