@@ -35,6 +35,10 @@ class Chapter:
         """The notebook's path from the repository root."""
         return f"notebooks/{self.notebook}"
 
+    def budget_s(self, profile: str) -> int | None:
+        """Its time budget in `profile` (None for `full`: a GPU's speed is not the course's to budget)."""
+        return {"smoke": self.smoke_budget_s, "cpu": self.cpu_budget_s}.get(profile)
+
     @property
     def keep_on_drive(self) -> bool:
         """On Colab each notebook gets a new machine: what it keeps or needs must live on Drive."""

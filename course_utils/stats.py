@@ -105,6 +105,12 @@ def paired_mean_difference(
     return (observed, *percentile_interval(means(a) - means(b), level))
 
 
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample (n - 1) standard deviation of k >= 2 values."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
 def prediction_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
     """Where one more run of the same recipe lands, from k >= 2 runs: mean ± t(k-1) · sd · sqrt(1 + 1/k).
 
@@ -116,8 +122,7 @@ def prediction_interval(values: list[float], level: float = 0.95) -> tuple[float
     k = len(values)
     if k < 2:
         raise ValueError(f"a prediction interval needs at least 2 runs, got {k}")
-    mean = sum(values) / k
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    mean, sd = _mean_sd(values)
     half = float(t.ppf(0.5 + level / 2, k - 1)) * sd * math.sqrt(1 + 1 / k)
     return mean - half, mean + half
 
@@ -133,6 +138,5 @@ def noise_of_a_difference(seed_values: list[float], level: float = 0.95) -> floa
     k = len(seed_values)
     if k < 2:
         raise ValueError(f"the seeds' spread needs at least 2 runs, got {k}")
-    mean = sum(seed_values) / k
-    sd = math.sqrt(sum((v - mean) ** 2 for v in seed_values) / (k - 1))
+    _, sd = _mean_sd(seed_values)
     return float(t.ppf(0.5 + level / 2, k - 1)) * math.sqrt(2) * sd

@@ -61,13 +61,12 @@ def budget_of(title: str, profile: str | None) -> int | None:
     from course_utils.chapters import by_number
 
     match = re.search(r"\b(\d\d)\b", title)
-    if profile not in ("smoke", "cpu") or match is None:
+    if profile is None or match is None:
         return None
     try:
-        chapter = by_number(match.group(1))
+        return by_number(match.group(1)).budget_s(profile)
     except KeyError:
         return None
-    return chapter.smoke_budget_s if profile == "smoke" else chapter.cpu_budget_s
 
 
 def table(log: Path, profile: str | None = None) -> str:

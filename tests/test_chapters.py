@@ -67,3 +67,10 @@ def test_bad_input_a_missing_or_misordered_chapter_is_named(monkeypatch):
 def test_budgets_are_within_the_course_s_limits():
     for c in CHAPTERS:
         assert 0 < c.smoke_budget_s <= chapters.SMOKE_BUDGET_S and 0 < c.cpu_budget_s <= chapters.CPU_BUDGET_S
+
+
+def test_a_chapter_s_budget_by_profile():
+    chapter = by_number("05")
+    assert (chapter.budget_s("smoke"), chapter.budget_s("cpu"), chapter.budget_s("full")) == (
+        chapter.smoke_budget_s, chapter.cpu_budget_s, None
+    )
