@@ -16,7 +16,7 @@ GUARD := COURSE_NETWORK_GUARD=1 PYTHONPATH=$(CURDIR)/tests/netguard
 SMOKE_BUILD := _build/smoke
 timed = start=$$(date +%s); $(1); echo "[time] $(2): $$(( $$(date +%s) - start )) s"
 
-.PHONY: python-tool chromium-tool tools setup book test lint unit notebooks rehearse-full book-smoke render-check clean
+.PHONY: python-tool chromium-tool tools setup book test lint unit claims notebooks rehearse-full book-smoke render-check clean
 
 # What the book and the tests need beyond Python packages, checked before anything else: the Python the venv is
 # made with, and a Chromium (chapter 06's demo page and the render check drive it headless). Debian's chromium is
@@ -67,6 +67,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests -n 2 -q
+
+# The cpu profile's asserted conclusions, rerun with seeds the chapters never use (tests/test_claims.py): about
+# 20 minutes on 2 cores, so not part of `make test`; run it after changing a chapter's recipe or an _EXPECT bound.
+claims: $(STAMP)
+	COURSE_PROFILE=cpu COURSE_CLAIMS=1 $(BIN)/python -m pytest tests/test_claims.py -q
 
 # The notebooks run in the stages course_utils/chapters.py declares (a chapter after those it needs, two at a
 # time on one thread each, a load-testing chapter alone), with no network (tests/offline.sh: no network namespace

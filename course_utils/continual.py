@@ -115,6 +115,7 @@ def fisher_diagonal(model, batches, seed: int = 0) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     total = {n: torch.zeros_like(p) for n, p in params.items()}
+    was_training = model.training
     model.eval()  # no dropout: the Fisher of the function the weights compute
     count = 0
     for batch in batches:
@@ -134,7 +135,7 @@ def fisher_diagonal(model, batches, seed: int = 0) -> dict[str, torch.Tensor]:
             if g is not None:
                 total[name] += g.detach() ** 2
         count += 1
-    model.train()
+    model.train(was_training)  # the caller's mode
     if count == 0:
         raise ValueError("fisher_diagonal needs at least one example")
     return {n: t / count for n, t in total.items()}

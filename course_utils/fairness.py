@@ -184,6 +184,11 @@ def group_rates(
     return out
 
 
+def p_text(p: float) -> str:
+    """'=0.012', or '<0.001' for a p-value too small for three decimals (a permutation p is never 0)."""
+    return f"={p:.3f}" if p >= 0.001 else "<0.001"
+
+
 @dataclass(frozen=True)
 class Gap:
     """The largest difference between two groups' rates, against what random groupings of the same names give.
@@ -202,12 +207,12 @@ class Gap:
     def __str__(self) -> str:
         return (
             f"{self.gap:+.3f} (chance: up to {self.null_95:.3f}; "
-            f"{self.best} vs {self.worst}, p={self.p_value:.3f})"
+            f"{self.best} vs {self.worst}, p{p_text(self.p_value)})"
         )
 
 
-def _spread(rates: torch.Tensor, groups: list[str]) -> float:
-    """max - min of the groups' mean rates."""
+def spread(rates: torch.Tensor, groups: list[str]) -> float:
+    """The largest gap: max - min of the groups' mean rates (whichever two groups they are)."""
     means = [
         float(rates[torch.tensor([g == k for g in groups])].mean()) for k in set(groups)
     ]
@@ -231,11 +236,59 @@ def largest_gap(
     shuffled, null = list(groups), []
     for _ in range(permutations):
         rng.shuffle(shuffled)
-        null.append(_spread(rates, shuffled))
+        null.append(spread(rates, shuffled))
     beaten = sum(g >= observed - 1e-12 for g in null)
     null_95 = float(torch.tensor(null, dtype=torch.float64).quantile(0.95))
     p_value = (beaten + 1) / (permutations + 1)
     return Gap(best.group, worst.group, observed, null_95, p_value)
+
+
+@dataclass(frozen=True)
+class GapChange:
+    """How much the largest gap moved between two models probed on the same names, against per-name noise."""
+
+    change: float  # largest gap after minus largest gap before (each over whichever pair is largest)
+    null_low: float  # 95% of per-name exchanges of the two models' rates give a change in [null_low, null_high]
+    null_high: float
+    p_value: float  # two-sided: share of exchanges with |change| at least the observed one
+
+    def __str__(self) -> str:
+        noise = f"[{self.null_low:+.3f}, {self.null_high:+.3f}]"
+        return f"{self.change:+.3f} (exchanging names: {noise}, p{p_text(self.p_value)})"
+
+
+def gap_change(
+    before: torch.Tensor, after: torch.Tensor, groups: list[str], permutations: int = 2000, seed: int = 0
+) -> GapChange:
+    """Paired test of the change in the largest gap: each name's two rates are exchanged at random.
+
+    Under "the two models treat each name alike", which model a name's rate came from is a coin toss; the
+    null holds the probe's name-and-template noise, not another training run's (compare retrained models for
+    that)."""
+    if before.shape != after.shape or len(before) != len(groups):
+        raise ValueError(f"one rate per name in each model: {tuple(before.shape)}, {tuple(after.shape)}, {len(groups)}")
+    observed = spread(after, groups) - spread(before, groups)
+    gen, null = torch.Generator().manual_seed(seed), []
+    for _ in range(permutations):
+        flip = torch.rand(len(before), generator=gen) < 0.5  # (names,): exchange this name's two rates
+        null.append(spread(torch.where(flip, before, after), groups) - spread(torch.where(flip, after, before), groups))
+    low, high = percentile_interval(torch.tensor(null, dtype=torch.float64))
+    beaten = sum(abs(c) >= abs(observed) - 1e-12 for c in null)
+    return GapChange(observed, low, high, (beaten + 1) / (permutations + 1))
+
+
+def dropped_by_group(names: list[Name], seen: set[str], words: set[str]) -> dict[str, Counter]:
+    """usable_names' reasons, counted per origin ("kept" too): which groups lose their commonest names."""
+    out: dict[str, Counter] = defaultdict(Counter)
+    for name in names:
+        _, why = usable_names([name], seen, words)
+        out[name.origin].update(why or {"kept": 1})
+    return dict(sorted(out.items()))
+
+
+def word_pieces(names: list[Name], tokenizer) -> torch.Tensor:
+    """(names,) sub-tokens per name: a name the tokenizer's vocabulary splits into many pieces is a rare one."""
+    return torch.tensor([len(tokenizer.tokenize(n.text)) for n in names])
 
 
 def swap_first_names(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,12 +158,42 @@ def fine_tune(
 
 # --- saving and loading ------------------------------------------------------------------------------------
 
-def save_finetuned(model, tokenizer, summary: NERRunSummary, directory: Path) -> None:
-    """Save model (safetensors), tokenizer and the run's summary (chapters 05-07 compare against it)."""
-    directory = Path(directory)
+SEEDS_FOLDER = "seeds"  # beside the kept model: every other seed's weights, one folder per seed
+
+
+def save_finetuned(model, tokenizer, summary: NERRunSummary, directory: Path, others: dict | None = None) -> None:
+    """Save the kept model (safetensors), tokenizer and the run's summary, and `others` {seed: model} in seeds/."""
+    directory, others = Path(directory), others or {}
+    wrong = [seed for seed in others if seed == summary.seed or seed not in {run.seed for run in summary.seeds}]
+    if wrong:
+        raise ValueError(f"seeds {wrong} are the kept seed or not among the summary's runs: nothing was saved")
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     summary.save(directory)
+    shutil.rmtree(directory / SEEDS_FOLDER, ignore_errors=True)  # an earlier run's seeds
+    for seed, other in others.items():
+        other.save_pretrained(directory / SEEDS_FOLDER / str(seed))
+
+
+def load_seed_model(directory: Path, seed: int, profile: str | None = None):
+    """The model chapter 04 trained with `seed` (the kept one or another seed's), from `directory`; with
+    `profile`, the folder must come from chapter 04 in that profile."""
+    from transformers import BertForTokenClassification
+
+    directory = Path(directory)
+    summary = NERRunSummary.load(directory, profile)
+    if seed == summary.seed:
+        where = directory
+    elif seed in {run.seed for run in summary.seeds}:
+        where = directory / SEEDS_FOLDER / str(seed)
+    else:
+        raise ValueError(f"chapter 04 ran no seed {seed} (its seeds: {[run.seed for run in summary.seeds]})")
+    if not (where / "model.safetensors").is_file():
+        raise FileNotFoundError(
+            f"no weights for seed {seed} in {where}: run notebooks/04_bert_ner_finetuning.ipynb again "
+            "in the profile you use (it saves every seed's model)"
+        )
+    return BertForTokenClassification.from_pretrained(where, use_safetensors=True)
 
 
 def load_finetuned(directory: Path, profile: str | None = None) -> tuple:

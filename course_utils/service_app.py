@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -117,6 +118,10 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
     from course_utils import __version__, ner
 
     batcher = MicroBatcher(tagger.run, max_batch, max_wait_ms)
+    # A fast tokenizer keeps its padding setting in state it changes on every call, so one used at once by
+    # the model's thread (padded batches) and the event loop (the length check, unpadded) can pad a batch
+    # to mixed lengths and fail. The length check gets its own copy, used by the event loop alone.
+    checker = copy.deepcopy(tagger.tokenizer)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -176,7 +181,7 @@ def create_app(tagger: Tagger, cfg: ServeConfig, max_batch: int, max_wait_ms: fl
                 "split it into paragraphs and send each",
             )
         try:  # more sub-tokens than the model has positions: say so, never cut it short
-            ner.check_text(tagger.model, tagger.tokenizer, body.text)
+            ner.check_text(tagger.model, checker, body.text)
         except ValueError as err:
             raise HTTPException(413, str(err)) from err
         return {"entities": await batcher.submit(body.text)}

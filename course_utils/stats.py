@@ -140,3 +140,14 @@ def noise_of_a_difference(seed_values: list[float], level: float = 0.95) -> floa
         raise ValueError(f"the seeds' spread needs at least 2 runs, got {k}")
     _, sd = _mean_sd(seed_values)
     return float(t.ppf(0.5 + level / 2, k - 1)) * math.sqrt(2) * sd
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order: reject those below the level, and the chance of
+    any false rejection in the family stays below it (reading each test at 0.05 alone would not)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

@@ -183,12 +183,23 @@ def test_a_renamed_field_keeps_its_check():
         replace(config_package.TRUST.pick("cpu"), adapter_lr=0)
 
 
+def test_every_chapter_05_method_chooses_its_lr_from_a_grid_as_long_as_full_fine_tuning_s():
+    for profile in PROFILES:
+        peft, ner = PEFT.pick(profile), NER.pick(profile)
+        grids = peft.lr_grids()
+        assert ner.lr in grids["full fine-tuning"][0], f"{profile}: chapter 04's lr comes from its grid"
+        assert len({len(grid) for grid, _ in grids.values()}) == 1, f"{profile}: the same number of values each"
+        for method, (grid, chosen) in grids.items():
+            assert chosen is None or chosen in grid, f"{profile}: {method}'s lr comes from its grid"
+
+
 def test_chapter_07_s_adapters_are_chapter_05_s_lora():
     for profile in PROFILES:
         trust, peft = config_package.TRUST.pick(profile), PEFT.pick(profile)
         assert (trust.adapter_r, trust.adapter_alpha, trust.adapter_lr) == (peft.lora_r, peft.lora_alpha, peft.lora_lr)
         ner = NER.pick(profile)
-        assert trust.adapter_config(ner) == peft.run_config(ner, lr=peft.lora_lr)
+        assert replace(trust.adapter_config(ner), num_epochs=ner.num_epochs) == peft.run_config(ner, lr=peft.lora_lr)
+        assert trust.adapter_epochs in (trust.stage_epochs, ner.num_epochs), "the dev search's two lengths"
 
 
 def test_the_shared_names_mean_the_same_across_chapters():

@@ -94,3 +94,36 @@ def test_the_null_s_95th_percentile_and_the_p_value_agree():
             assert gap.p_value <= 0.06
         else:
             assert gap.p_value >= 0.04
+
+
+def test_gap_change_is_paired_over_names_and_calls_no_change_at_most_6_times_in_40():
+    groups = [g for g in "abc" for _ in range(30)]
+    generator, fired = torch.Generator().manual_seed(3), 0
+    for trial in range(40):  # two draws of the same models' behaviour: no change
+        truth = torch.rand(90, generator=generator)
+        before, after = ((torch.rand(90, 8, generator=generator) < truth[:, None]).double().mean(1) for _ in "ab")
+        fired += fairness.gap_change(before, after, groups, permutations=200, seed=trial).p_value < 0.05
+    assert fired <= 6, f"{fired} of 40 no-change trials called a change"
+    before = torch.cat([torch.full((30,), 0.9), torch.full((60,), 0.5)]).double()
+    closed = fairness.gap_change(before, torch.full((90,), 0.7).double(), groups, permutations=200)
+    assert closed.change == pytest.approx(-0.4) and closed.p_value < 0.05 and closed.null_low < 0 < closed.null_high
+    with pytest.raises(ValueError, match="one rate per name"):
+        fairness.gap_change(before, before[:10], groups)
+
+
+def test_dropped_by_group_and_word_pieces():
+    names = [fairness.Name("Mary", "female", "English"), fairness.Name("Grace", "female", "English"),
+             fairness.Name("Kofi", "male", "West African")]
+    table = fairness.dropped_by_group(names, seen={"Mary"}, words={"grace"})
+    assert table == {"English": {"in the training data": 1, "an everyday word": 1},
+                     "West African": {"kept": 1}}
+
+    class Pieces:
+        def tokenize(self, text):
+            return list(text[:2])
+
+    assert fairness.word_pieces(names, Pieces()).tolist() == [2, 2, 2]
+
+
+def test_p_values_print_without_a_false_zero():
+    assert fairness.p_text(0.0123) == "=0.012" and fairness.p_text(1 / 2001) == "<0.001"

@@ -80,6 +80,25 @@ def test_finetuned_model_round_trips_with_its_metrics(tiny_ner, tmp_path):
     assert torch.equal(reloaded.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits)
 
 
+def test_every_seed_model_is_saved_and_loaded_by_its_seed(tiny_ner, tmp_path):
+    model, tokenizer = tiny_ner
+    other, _ = tiny_tagger(seed=1)
+    runs = (*run_summary().seeds, replace(run_summary().seeds[0], seed=1))
+    summary, folder = run_summary(seeds=runs), tmp_path / "ner-model"
+    with pytest.raises(ValueError, match="kept seed or not among the summary.s runs: nothing was saved"):
+        ner.save_finetuned(model, tokenizer, summary, folder, others={2: other})
+    ner.save_finetuned(model, tokenizer, summary, folder, others={1: other})
+    ids = torch.tensor([[101, 2000, 102]])
+    for seed, expected in ((0, model), (1, other)):
+        loaded = ner.load_seed_model(folder, seed).eval()
+        assert torch.equal(loaded(input_ids=ids).logits, expected.eval()(input_ids=ids).logits)
+    with pytest.raises(ValueError, match="ran no seed 5"):
+        ner.load_seed_model(folder, 5)
+    (folder / ner.SEEDS_FOLDER / "1" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no weights for seed 1"):
+        ner.load_seed_model(folder, 1)
+
+
 def test_tokens_per_second_counts_real_tokens_only(tiny_ner):
     model, tokenizer = tiny_ner
     data = ner_data.to_dataset_dict({"train": ner_data.read_conll(verified_data_file("ner"))[:16]})["train"]

@@ -127,3 +127,22 @@ def test_the_body_limit_counts_a_streamed_body_and_answers_once():
     assert [m["status"] for m in starts] == [413] and (b"connection", b"close") in starts[0]["headers"]
     body = json.loads(sent[-1]["body"])
     assert "the limit is 300" in body["error"]
+
+
+def test_the_length_check_never_shares_the_model_thread_s_tokenizer(saved, monkeypatch):
+    """A fast tokenizer's padding setting is shared state: the event loop's unpadded length check and the
+    model thread's padded batches must not use one tokenizer at once (under load they did, and a batch
+    came out with rows of mixed lengths)."""
+    tagger, used = backends.load_tagger(saved), []
+    check = ner.check_text
+    monkeypatch.setattr(ner, "check_text", lambda model, tokenizer, text: (used.append(tokenizer),
+                                                                             check(model, tokenizer, text)))
+    app = service_app.create_app(tagger, CFG, max_batch=8, max_wait_ms=5)
+    with TestClient(app) as many:
+        import concurrent.futures
+
+        texts = ["Ada met Bob .", "Ada Lovelace met Charles Babbage in London in 1833 ."] * 16
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda t: many.post("/ner", json={"text": t}), texts))
+    assert used and all(t is not tagger.tokenizer for t in used)
+    assert [a.status_code for a in answers] == [200] * len(texts)

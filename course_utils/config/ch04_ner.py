@@ -132,7 +132,9 @@ class NERExpectations(Checked):
 NER_EXPECT = Profiles(
     # 12 steps on 96 sentences: a few entities decide either comparison, so smoke prints them only
     smoke=NERExpectations(min_test_f1=None, pretraining_helps=False),
-    # the seeds' mean: measured 0.730 ± 0.030 (3 seeds); random initialisation 0.473 below it
-    cpu=NERExpectations(min_test_f1=0.70, pretraining_helps=True),
+    # the seeds' mean: 0.730 ± 0.030, 0.717 ± 0.021 and 0.724 ± 0.024 in three cpu runs of 3 seeds (random
+    # initialisation 0.24-0.26): a floor about 4 standard errors of a 3-seed mean below, so that another
+    # device's, thread count's or seeds' models clear it too (make claims reruns it with seeds 3-5)
+    cpu=NERExpectations(min_test_f1=0.65, pretraining_helps=True),
     full=NERExpectations(min_test_f1=0.89, pretraining_helps=True),  # published sentence-level BERT-base: ~0.91
 )

@@ -1,0 +1,144 @@
+"""The conclusions the chapters assert in the `cpu` profile, rerun with other seeds: the claim must hold for
+another model of the same recipe, not only for the one a chapter happened to train.
+
+Minutes of training, so not part of `make test`: `make claims` runs it (COURSE_PROFILE=cpu COURSE_CLAIMS=1).
+Each test rebuilds what its chapter's asserting cells compute, through the same course_utils calls, with seeds
+the chapters never use, and checks the chapter's *_EXPECT bound, never a number of this run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import replace
+from functools import cache
+
+import pytest
+import torch
+
+from course_utils import baselines, explain, export, mlm, mlm_data, ner, ner_data, quant, stats
+from course_utils.config import (
+    MLM,
+    MLM_EXPECT,
+    NER,
+    NER_EXPECT,
+    PEFT_EXPECT,
+    SERVE_EXPECT,
+    TRUST,
+    TRUST_EXPECT,
+    get_profile,
+)
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("COURSE_CLAIMS") != "1" or get_profile() != "cpu",
+    reason="minutes of training: run with make claims (COURSE_PROFILE=cpu COURSE_CLAIMS=1)",
+)
+OTHER_SEEDS = (3, 4, 5)  # chapter 04 trains (0, 1, 2)
+
+
+def _tokenizer():
+    from transformers import AutoTokenizer
+
+    from course_utils.resources import from_pretrained
+
+    return from_pretrained(AutoTokenizer)
+
+
+@cache
+def _prepared():
+    return ner_data.prepare_ner_data(NER.pick(), _tokenizer())
+
+
+@cache
+def _taggers() -> dict[int, object]:
+    """Chapter 04's recipe with other seeds: {seed: fine-tuned model} (cached across the tests)."""
+    cfg, out = NER.pick(), {}
+    for seed in OTHER_SEEDS:
+        out[seed] = ner.new_token_classifier(seed, quiet=True)
+        ner.fine_tune(out[seed], _prepared(), replace(cfg, seed=seed), progress=False)
+    return out
+
+
+def _test_counts(model) -> torch.Tensor:
+    data = _prepared()
+    scored = ner.evaluate_ner(model, data.tokenized["test"], data.collate, model.config.id2label)
+    return stats.entity_counts(scored["true_tags"], scored["pred_tags"])
+
+
+def test_chapter_04_reaches_its_floor_and_pretraining_helps_with_other_seeds():
+    expect, cfg = NER_EXPECT.pick(), NER.pick()
+    score = stats.score([_test_counts(m) for m in _taggers().values()])
+    assert score.mean >= expect.min_test_f1, f"seeds {OTHER_SEEDS}: {score}"
+    from transformers import BertForTokenClassification
+
+    torch.manual_seed(OTHER_SEEDS[0])
+    scratch = BertForTokenClassification(_taggers()[OTHER_SEEDS[0]].config)  # chapter 04's: random weights
+    ner.fine_tune(scratch, _prepared(), replace(cfg.plain(), seed=OTHER_SEEDS[0]), progress=False)
+    scratch_f1 = float(stats.f1_from_counts(_test_counts(scratch)))
+    assert scratch_f1 < score.low, f"random initialisation {scratch_f1:.3f} vs pretrained {score}"
+
+
+def _f1(model, device=None) -> float:
+    data = _prepared()
+    return ner.evaluate_ner(model, data.tokenized["test"], data.collate, model.config.id2label, device=device)["f1"]
+
+
+@pytest.mark.parametrize("seed", OTHER_SEEDS)
+def test_int8_keeps_f1_with_other_seeds(seed, tmp_path):
+    """Chapter 05's int8 (dynamic, embeddings too; chapter 06's torchao backend) and chapter 06's ONNX Runtime
+    backends lose at most their chapters' bounds."""
+    fp32 = copy.deepcopy(_taggers()[seed]).cpu().eval()
+    reference, cpu = _f1(fp32), torch.device("cpu")
+    int8_drop = reference - _f1(quant.quantize_int8(copy.deepcopy(fp32), "int8-dynamic", embeddings=True))
+    assert int8_drop <= PEFT_EXPECT.pick().max_int8_drop + 1e-9, f"seed {seed}: int8 lost {int8_drop:.4f} F1"
+    example = _tokenizer()(["Ada Lovelace met Charles Babbage ."] * 2, return_tensors="pt")
+    onnx_path = export.export_onnx(copy.deepcopy(fp32), example, tmp_path / "ner.onnx")
+    int8_path = export.quantize_onnx_int8(onnx_path, tmp_path / "ner-int8.onnx")
+    for path in (onnx_path, int8_path):
+        drop = reference - _f1(export.OrtModel(path, fp32.config), device=cpu)
+        assert drop <= SERVE_EXPECT.pick().max_f1_drop + 1e-9, f"seed {seed}: {path.name} lost {drop:.4f} F1"
+
+
+def test_integrated_gradients_is_complete_on_another_seed_s_model():
+    """Chapter 07: the trapezoid rule at the sweep's most steps sums to F(x) - F(x') within 1%."""
+    assert TRUST_EXPECT.pick().check_completeness, "chapter 07 asserts completeness in this profile"
+    cfg, tokenizer = TRUST.pick(), _tokenizer()
+    model = _taggers()[OTHER_SEEDS[1]].eval()
+    specials = (tokenizer.cls_token_id, tokenizer.sep_token_id)
+    test_words = ner_data.load_ner_data()["test"]["tokens"]
+    for target in explain.entity_targets(model, tokenizer, test_words, 3):
+        ids = target.encoded["input_ids"]
+        f, x = explain.label_score(model, target), explain.embed(model, ids)[0].detach()
+        base = explain.pad_baseline(model, ids, tokenizer.pad_token_id, specials)[0].detach()
+        gap = float((f(x[None]) - f(base[None])).detach())
+        total = float(explain.integrated_gradients(f, x, base, cfg.ig_step_sweep[-1]).sum())
+        assert abs(total - gap) < 0.01 * abs(gap), f"completeness: {total:.4f} vs {gap:.4f}"
+
+
+def test_chapter_02_s_masked_lm_beats_its_baselines_with_another_seed():
+    """The ratios chapter 02 asserts, for its cpu recipe trained from another seed."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    cfg, expect = replace(MLM.pick(), seed=7), MLM_EXPECT.pick()  # chapter 02 uses 0 and 1
+    data = mlm_data.load_mlm_data(cfg)
+    tokenizer = data.tokenizer
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads, intermediate_size=4 * cfg.hidden_size,
+        max_position_embeddings=cfg.block_size, hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+    )
+    torch.manual_seed(cfg.seed)
+    model = BertForMaskedLM(config)
+    held = mlm_data.held_out_batches(data)
+    targets = torch.cat([b["labels"].flatten() for b in held])
+    log_probs = baselines.unigram_log_probs(data.train_ids, len(tokenizer))
+    history = mlm.pretrain(model, data, cfg, evaluate=lambda m: mlm.evaluate_mlm(m, held), progress=False)
+    ratio = history.evals[-1]["perplexity"] / baselines.unigram_perplexity(log_probs, targets)
+    assert ratio <= expect.max_unigram_ratio, f"perplexity {ratio:.3f} x unigram"
+    parts = mlm.loss_by_corruption(model, held, tokenizer.mask_token_id, log_probs)
+    assert parts["kept"]["ratio"] < parts["mask"]["ratio"] <= expect.max_mask_ratio
+    neighbour = baselines.neighbour_model_at_masks(
+        held, baselines.bigram_counts(data.train_ids, len(tokenizer)), log_probs, tokenizer.mask_token_id
+    )
+    assert parts["mask"]["ratio"] < neighbour["ratio"] < 1, "the model uses more than the two neighbours"
