@@ -69,7 +69,7 @@ unit: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest tests -n 2 -q
 
 # The cpu profile's asserted conclusions, rerun with seeds the chapters never use (tests/test_claims.py): about
-# 20 minutes on 2 cores, so not part of `make test`; run it after changing a chapter's recipe or an _EXPECT bound.
+# 14 minutes on 2 cores, so not part of `make test`; run it after changing a chapter's recipe or an _EXPECT bound.
 claims: $(STAMP)
 	COURSE_PROFILE=cpu COURSE_CLAIMS=1 $(BIN)/python -m pytest tests/test_claims.py -q
 
