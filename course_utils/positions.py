@@ -32,3 +32,24 @@ def init_sinusoidal_positions(model, scale: float, base: float = 10000.0) -> Non
         raise ValueError(f"{type(model).__name__} has no learned position table (embeddings.position_embeddings)")
     table = embeddings.position_embeddings.weight  # (positions, hidden)
     table.copy_(scale * sinusoidal_positions(table.shape[0], table.shape[1], base))
+
+
+# --- rotary position embeddings (Su et al. 2021), in the half-split layout Llama's code uses ------------------
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of p * omega_i for each position p, each frequency written twice: (positions, head_dim)."""
+    angle = positions.double()[:, None] * sinusoidal_frequencies(head_dim, base)  # (positions, head_dim / 2)
+    angle = torch.cat([angle, angle], dim=-1)  # pair i is (x_i, x_{i + head_dim/2}), not (x_2i, x_2i+1)
+    return angle.cos().float(), angle.sin().float()
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (-x2, x1) on the last dim's two halves: a 90-degree turn of every pair."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([-x2, x1], dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Turn each (x_i, x_{i+d/2}) pair of x (..., seq, head_dim) by its position's angle."""
+    return x * cos.to(x.dtype) + rotate_half(x) * sin.to(x.dtype)

@@ -1,5 +1,5 @@
-"""The course's one training loop (chapters 02-05): AdamW, warmup + linear decay, clipping, AMP, eval, checkpoints,
-gradient accumulation, activation checkpointing, and data-parallel processes (DDP)."""
+"""The course's one training loop (chapters 02-05 and 08): AdamW, warmup + linear or cosine decay, clipping,
+AMP, eval, checkpoints, gradient accumulation, activation checkpointing, and data-parallel processes (DDP)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,26 @@ def linear_warmup_decay(warmup_steps: int, total_steps: int) -> Callable[[int], 
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return factor
+
+
+def cosine_warmup_decay(warmup_steps: int, total_steps: int, min_ratio: float) -> Callable[[int], float]:
+    """LR multiplier: nanoGPT's schedule, (step + 1) / (warmup + 1) over warmup, then a half cosine from 1
+    down to min_ratio at total_steps."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        done = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_ratio + 0.5 * (1 + math.cos(math.pi * done)) * (1 - min_ratio)
+
+    return factor
+
+
+def lr_schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """The multiplier cfg.schedule names."""
+    if cfg.schedule == "cosine":
+        return cosine_warmup_decay(cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
+    return linear_warmup_decay(cfg.warmup_steps, total_steps)
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -182,8 +202,10 @@ def fit(
         enable_checkpointing(model)
     steps_per_epoch = math.ceil(len(train_loader) / cfg.accumulation_steps)
     total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
-    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
-    schedule = linear_warmup_decay(cfg.warmup_steps, total)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, cfg), lr=cfg.lr, betas=(0.9, cfg.adam_beta2)
+    )
+    schedule = lr_schedule(cfg, total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, schedule
     )  # scales every group's own lr

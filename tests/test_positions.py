@@ -42,3 +42,16 @@ def test_init_sinusoidal_positions_sets_a_trainable_table():
         positions.init_sinusoidal_positions(model, scale=0.0)
     with pytest.raises(ValueError, match="Linear has no learned position table"):
         positions.init_sinusoidal_positions(torch.nn.Linear(2, 2), scale=0.1)
+
+
+def test_rope_keeps_lengths_and_scores_depend_on_the_offset_only():
+    from course_utils.positions import apply_rope, rope_cos_sin
+
+    q, k = torch.randn(1, 8), torch.randn(1, 8)
+
+    def at(x, p):
+        cos, sin = rope_cos_sin(torch.tensor([p]), 8)
+        return apply_rope(x, cos, sin)
+
+    assert torch.allclose(at(q, 5).norm(), q.norm(), atol=1e-5)
+    assert torch.allclose((at(q, 7) * at(k, 3)).sum(), (at(q, 14) * at(k, 10)).sum(), atol=1e-5)

@@ -216,3 +216,12 @@ def test_bad_input_a_checkpoint_of_another_run_is_named(tmp_path):
         fit(other, loader(), TrainConfig(lr=0.05, max_steps=4, checkpoint_dir=tmp_path), progress=False)
     with pytest.raises(ValueError, match=r"has no \['ema'\] weights.*ema_decay"):
         fit(Regression(), loader(), TrainConfig(lr=0.05, max_steps=4, ema_decay=0.9, checkpoint_dir=tmp_path))
+
+
+def test_cosine_schedule_is_nanogpts():
+    from course_utils.train import cosine_warmup_decay
+
+    f = cosine_warmup_decay(warmup_steps=10, total_steps=110, min_ratio=0.1)
+    assert f(0) == pytest.approx(1 / 11) and f(9) == pytest.approx(10 / 11)
+    assert f(10) == pytest.approx(1.0) and f(60) == pytest.approx(0.55) and f(110) == pytest.approx(0.1)
+    assert f(500) == pytest.approx(0.1)

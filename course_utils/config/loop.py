@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils.config.profiles import Checked, at_least, bounded, one_of, positive
+from course_utils.config.profiles import Checked, at_least, bounded, one_of, positive, share
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class TrainConfig(Checked):
     max_steps: int | None = at_least(1, default=None)  # the run's length in optimizer steps (overrides num_epochs)
     time_budget_s: float | None = at_least(0, default=None)  # ... or after this many seconds of training
     warmup_steps: int = at_least(0, default=0)
+    schedule: str = one_of("linear", "cosine", default="linear")  # after warmup: linear to 0, or cosine to min_lr
+    min_lr_ratio: float = share(default=0.0)  # cosine: the lr it decays to, as a share of lr
+    adam_beta2: float = bounded(0.999, above=0, below=1)  # AdamW's second-moment decay (0.99: a shorter memory)
     weight_decay: float = at_least(0, default=0.01)
     layer_lr_decay: float = positive(default=1.0)  # layer i of n at lr * decay**(n - 1 - i), embeddings decay**n
     head_lr_scale: float = positive(default=1.0)  # lr multiplier outside the layers and embeddings (the head)

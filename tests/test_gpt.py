@@ -1,0 +1,113 @@
+"""The from-scratch GPT against transformers' GPT-2 and Llama, its mask, cache and parameter formula."""
+
+import pytest
+import torch
+from transformers import LlamaForCausalLM
+
+from course_utils import gpt
+
+SMALL = gpt.DecoderShape(vocab_size=97, context=24, layers=2, heads=4, width=32)
+
+
+def model_of(shape: gpt.DecoderShape, seed: int = 0) -> gpt.GPT:
+    torch.manual_seed(seed)
+    return gpt.GPT(shape).eval()
+
+
+def ids_for(shape: gpt.DecoderShape, batch: int = 2, length: int | None = None) -> torch.Tensor:
+    return torch.randint(
+        0, shape.vocab_size, (batch, length or shape.context), generator=torch.Generator().manual_seed(1)
+    )
+
+
+@pytest.mark.parametrize("gelu", ["tanh", "exact"])
+def test_equal_to_transformers_gpt2(gelu):
+    shape = gpt.DecoderShape(**{**SMALL.__dict__, "gelu": gelu})
+    model, ids = model_of(shape), ids_for(shape)
+    hf = gpt.to_gpt2(model).eval()
+    with torch.no_grad():
+        assert (model(ids) - hf(ids).logits).abs().max() <= 1e-5
+        back = gpt.from_gpt2(hf)
+        assert torch.equal(back(ids), model(ids))
+
+
+def test_equal_at_gpt2_small_shape():
+    shape = gpt.DecoderShape(vocab_size=50257, context=1024, layers=12, heads=12, width=768)
+    model, ids = model_of(shape), ids_for(shape, 1, 32)
+    hf = gpt.to_gpt2(model).eval()
+    with torch.no_grad():
+        assert (model(ids) - hf(ids).logits).abs().max() <= 1e-4
+    assert gpt.parameter_count(shape) == 124_439_808  # GPT-2 small, tied output layer
+
+
+@pytest.mark.parametrize("kv_heads", [None, 2, 1])
+def test_equal_to_transformers_llama(kv_heads):
+    shape = gpt.llama_style(SMALL, kv_heads=kv_heads)
+    model, ids = model_of(shape), ids_for(shape)
+    hf = LlamaForCausalLM(gpt.llama_config(shape)).eval()
+    assert not hf.load_state_dict(gpt.to_llama_state(model), strict=False).missing_keys
+    with torch.no_grad():
+        assert (model(ids) - hf(ids).logits).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        SMALL,
+        gpt.llama_style(SMALL, kv_heads=2),
+        gpt.DecoderShape(vocab_size=65, context=64, layers=4, heads=4, width=128, bias=False, tie=False),
+    ],
+)
+def test_parameter_formula(shape):
+    assert gpt.parameter_count(shape) == sum(p.numel() for p in model_of(shape).parameters())
+
+
+def test_teaching_attention_equals_the_fused_kernel():
+    model, ids = model_of(SMALL), ids_for(SMALL)
+    with torch.no_grad():
+        fused = model(ids)
+        assert torch.allclose(model.use_fused_attention(False)(ids), fused, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [SMALL, gpt.llama_style(SMALL, kv_heads=2)])
+def test_the_future_changes_nothing_before_it(shape):
+    model, ids = model_of(shape), ids_for(shape)
+    changed = ids.clone()
+    changed[:, 10:] = (changed[:, 10:] + 1) % shape.vocab_size
+    with torch.no_grad():
+        assert torch.allclose(model(ids)[:, :10], model(changed)[:, :10], atol=1e-6)
+        assert not torch.allclose(model(ids)[:, 10:], model(changed)[:, 10:])
+
+
+@pytest.mark.parametrize("shape", [SMALL, gpt.llama_style(SMALL, kv_heads=2)])
+def test_cache_gives_the_uncached_logits(shape):
+    model, ids = model_of(shape), ids_for(shape)
+    cache = gpt.KVCache(shape.layers)
+    with torch.no_grad():
+        steps = [model(ids[:, :5], cache)] + [model(ids[:, t : t + 1], cache) for t in range(5, shape.context)]
+        assert (torch.cat(steps, dim=1) - model(ids)).abs().max() <= 1e-5
+    assert cache.nbytes() == gpt.cache_bytes(shape, shape.context, 4, batch=2)
+
+
+def test_causal_keep():
+    assert gpt.causal_keep(2, 4).tolist() == [[True, True, True, False], [True, True, True, True]]
+
+
+def test_clear_errors():
+    model = model_of(SMALL)
+    with pytest.raises(ValueError, match="past the context"):
+        model(ids_for(SMALL, 1, SMALL.context + 1))
+    with pytest.raises(ValueError, match="multiple of heads"):
+        gpt.DecoderShape(vocab_size=10, context=4, layers=1, heads=3, width=32)
+    with pytest.raises(ValueError, match="GPT-2's block only"):
+        gpt.gpt2_config(gpt.llama_style(SMALL))
+    with pytest.raises(ValueError, match="Llama-style"):
+        gpt.llama_config(SMALL)
+
+
+def test_lm_loss_skips_ignored_labels():
+    model, ids = model_of(SMALL), ids_for(SMALL)
+    labels = ids.clone()
+    labels[:, :5] = -100
+    full = torch.nn.functional.cross_entropy(model(ids)[:, 5:].flatten(0, 1), ids[:, 5:].flatten())
+    assert torch.allclose(gpt.lm_loss(model, {"input_ids": ids, "labels": labels}), full)
