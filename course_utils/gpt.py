@@ -259,7 +259,8 @@ def init_weights(model: GPT, std: float = 0.02) -> None:
     N(0, 0.02 / sqrt(2 x layers)): 2 x layers of them add up in the stream."""
     for name, p in model.named_parameters():
         if p.dim() == 1:
-            nn.init.ones_(p) if "norm" in name else nn.init.zeros_(p)
+            is_norm_weight = name.rsplit(".", 2)[-2].startswith("norm") and name.endswith(".weight")
+            nn.init.ones_(p) if is_norm_weight else nn.init.zeros_(p)  # norms' gains 1; every bias 0
         else:
             residual = name.endswith(("attn.out.weight", "mlp.proj.weight", "mlp.down.weight"))
             nn.init.normal_(p, std=std / math.sqrt(2 * model.shape.layers) if residual else std)

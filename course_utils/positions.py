@@ -34,12 +34,13 @@ def init_sinusoidal_positions(model, scale: float, base: float = 10000.0) -> Non
     table.copy_(scale * sinusoidal_positions(table.shape[0], table.shape[1], base))
 
 
-# --- rotary position embeddings (Su et al. 2021), in the half-split layout Llama's code uses ------------------
+# --- rotary position embeddings (Su et al. 2021), in the half-split layout of transformers' Llama -----------
 
 
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of p * omega_i for each position p, each frequency written twice: (positions, head_dim)."""
-    angle = positions.double()[:, None] * sinusoidal_frequencies(head_dim, base)  # (positions, head_dim / 2)
+    omega = sinusoidal_frequencies(head_dim, base).to(positions.device)
+    angle = positions.double()[:, None] * omega  # (positions, head_dim / 2)
     angle = torch.cat([angle, angle], dim=-1)  # pair i is (x_i, x_{i + head_dim/2}), not (x_2i, x_2i+1)
     return angle.cos().float(), angle.sin().float()
 

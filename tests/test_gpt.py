@@ -111,3 +111,14 @@ def test_lm_loss_skips_ignored_labels():
     labels[:, :5] = -100
     full = torch.nn.functional.cross_entropy(model(ids)[:, 5:].flatten(0, 1), ids[:, 5:].flatten())
     assert torch.allclose(gpt.lm_loss(model, {"input_ids": ids, "labels": labels}), full)
+
+
+@pytest.mark.parametrize("shape", [SMALL, gpt.llama_style(SMALL)])
+def test_initialisation_is_gpt2s(shape):
+    model = gpt.GPT(shape)
+    for name, p in model.named_parameters():
+        if p.dim() == 1:  # norms' gains 1, every bias 0
+            expected = 1.0 if name.endswith(".weight") else 0.0
+            assert torch.all(p == expected), name
+    residual = model.blocks[0].attn.out.weight.std().item()
+    assert abs(residual - 0.02 / (2 * shape.layers) ** 0.5) < 0.005
