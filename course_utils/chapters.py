@@ -86,6 +86,13 @@ CHAPTERS: tuple[Chapter, ...] = (
         "five ways through it",
         "07_trust.ipynb", needs=("04",), rehearsed=True,
     ),
+    Chapter(
+        "08", "A GPT from scratch: byte-level BPE, the causal decoder, pretraining, sampling, the KV cache",
+        "A GPT from scratch",
+        "byte-level BPE, a GPT equal to transformers' GPT-2 and Llama blocks, nanoGPT's baby GPT pretrained, "
+        "sampling and the KV cache from scratch",
+        "08_gpt_from_scratch.ipynb", keeps=("gpt-model",), rehearsed=True,
+    ),
 )
 SOLUTIONS = "solutions.ipynb"  # runs with the chapters that need nothing
 

@@ -7,6 +7,7 @@ AssertionError that says what was expected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -159,3 +160,43 @@ def check_update_rank(rank: Callable, layer: torch.nn.Module | None = None) -> N
     delta = layer.delta_weight().detach().double()  # float32 rounding: count relative to the largest
     assert found == torch.linalg.matrix_rank(delta, rtol=1e-6).item(), "count singular values above rounding"
     correct("05.3", f"a {tuple(layer.delta_weight().shape)} update of rank {found}")
+
+
+# --- chapter 08 ---------------------------------------------------------------------------------
+
+
+def check_causal_keep(keep: Callable) -> None:
+    """08.1: query i may attend to keys 0..i: a lower triangle, the diagonal included."""
+    if not attempted("08.1", keep(4)):
+        return
+    for n in (1, 4, 9):
+        mask = torch.as_tensor(keep(n))
+        assert mask.dtype == torch.bool and mask.shape == (n, n), f"a ({n}, {n}) bool tensor"
+        assert mask.diagonal().all(), "each position attends to itself (its own key is not the future)"
+        assert not mask.triu(diagonal=1).any(), "no query may see a later key: that is its label"
+        assert mask.tril().all(), "every earlier key is visible"
+    correct("08.1", "torch.ones(n, n, dtype=torch.bool).tril()")
+
+
+def check_bits_per_char(bpc: Callable) -> None:
+    """08.2: nats per token x tokens per character / ln 2."""
+    if not attempted("08.2", bpc(3.6, 0.42)):
+        return
+    assert abs(bpc(3.6, 0.42) - 3.6 * 0.42 / math.log(2)) < 1e-9
+    assert abs(bpc(1.6, 1.0) - 1.6 / math.log(2)) < 1e-9, "a character model has one token per character"
+    better = "beats" if bpc(3.6, 0.42) < bpc(1.6, 1.0) else "does not beat"
+    correct("08.2", f"{bpc(3.6, 0.42):.3f} against {bpc(1.6, 1.0):.3f} bits per character: it {better} it")
+
+
+def check_kv_cache_bytes(size: Callable) -> None:
+    """08.3: keys and values (2) x layers x tokens x kv_heads x head_dim x bytes x batch."""
+    from course_utils.gpt import DecoderShape, cache_bytes
+
+    if not attempted("08.3", size(12, 1024, 12, 64, 2, 1)):
+        return
+    for layers, tokens, heads, kv, d, b, batch in ((12, 1024, 12, 12, 64, 2, 1), (32, 4096, 32, 8, 128, 2, 4)):
+        shape = DecoderShape(vocab_size=2, context=tokens, layers=layers, heads=heads, width=heads * d, kv_heads=kv)
+        assert size(layers, tokens, kv, d, b, batch) == cache_bytes(shape, tokens, b, batch), "2 x L x T x kv x d"
+    gib = size(32, 4096, 8, 128, 2, 4) / 2**30
+    correct("08.3", f"GPT-2 small at 1,024 tokens in fp16: {size(12, 1024, 12, 64, 2, 1) / 2**20:.0f} MiB; a "
+                    f"Llama-3-8B-like shape (8 key/value heads), 4 x 4,096 tokens: {gib:.0f} GiB")

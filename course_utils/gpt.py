@@ -167,7 +167,7 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """GPT-2's position-wise MLP (GELU) or Llama's SwiGLU: down(silu(gate(x)) * up(x))."""
+    """GPT-2's proj(gelu(fc(x))), or Llama's SwiGLU: down(silu(gate(x)) * up(x))."""
 
     def __init__(self, shape: DecoderShape) -> None:
         super().__init__()
@@ -203,8 +203,8 @@ class Block(nn.Module):
         self.norm2, self.mlp = make_norm(shape), MLP(shape)
         self.drop = nn.Dropout(shape.dropout)
 
-    def forward(self, x: torch.Tensor, rope=None, cache: LayerCache | None = None) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), rope, cache))
+    def forward(self, x: torch.Tensor, rope=None, cache: LayerCache | None = None):
+        x = x + self.drop(self.attn(self.norm1(x), rope, cache))  # (batch, new, width)
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
@@ -325,9 +325,20 @@ def from_gpt2_state(hf_state: dict[str, torch.Tensor], shape: DecoderShape) -> d
     return ours
 
 
+def with_zero_biases(model: GPT) -> dict[str, torch.Tensor]:
+    """The state dict, with a zero bias beside each weight of a model built without biases (the same function:
+    a bias of 0 adds nothing), so that a bias-free GPT-2 block fits GPT2LMHeadModel."""
+    state = dict(model.state_dict())
+    if not model.shape.bias:
+        for name, module in model.named_modules():
+            if isinstance(module, (nn.Linear, nn.LayerNorm)) and name != "head":
+                state[f"{name}.bias"] = torch.zeros(module.weight.shape[0], dtype=module.weight.dtype)
+    return state
+
+
 def to_gpt2_state(model: GPT) -> dict[str, torch.Tensor]:
     """This model's weights under GPT2LMHeadModel's names and layouts (the inverse of from_gpt2_state)."""
-    state, names = model.state_dict(), gpt2_names(model.shape.layers)
+    state, names = with_zero_biases(model), gpt2_names(model.shape.layers)
     theirs = {
         t: (state[o].t() if state[o].dim() == 2 and ".h." in t else state[o]).contiguous() for o, t in names.items()
     }
@@ -350,12 +361,12 @@ def gpt2_shape(config) -> DecoderShape:
 
 
 def gpt2_config(shape: DecoderShape, **extra):
-    """A transformers GPT2Config of this shape (GPT-2's block only)."""
+    """A transformers GPT2Config of this shape (GPT-2's block only; without biases, they are saved as zeros)."""
     from transformers import GPT2Config
 
-    block = (shape.norm, shape.position, shape.mlp, shape.bias, shape.tie, shape.kv_heads)
-    if block != ("layernorm", "learned", "gelu", True, True, None):
-        raise ValueError("GPT2LMHeadModel has GPT-2's block only: LayerNorm, learned positions, GELU, biases, tied")
+    block = (shape.norm, shape.position, shape.mlp, shape.tie, shape.kv_heads)
+    if block != ("layernorm", "learned", "gelu", True, None):
+        raise ValueError("GPT2LMHeadModel has GPT-2's block only: LayerNorm, learned positions, GELU, tied")
     p = shape.dropout
     extra = {"bos_token_id": shape.vocab_size - 1, "eos_token_id": shape.vocab_size - 1, **extra}  # END_OF_TEXT
     return GPT2Config(vocab_size=shape.vocab_size, n_positions=shape.context, n_embd=shape.width,

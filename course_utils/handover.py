@@ -17,6 +17,39 @@ class HandoverError(ValueError):
     """A saved record cannot be used here: another layout, profile or encoder, or a damaged file."""
 
 
+def read_record(cls, directory: Path, what: str) -> tuple[dict, Path, str]:
+    """The fields of `cls`'s record in `directory`, its path and what to do when it is refused: a damaged file,
+    another layout or another set of fields is a HandoverError naming the chapter to run again."""
+    path = directory / cls.FILE
+    rerun = f"run {cls.CHAPTER} again in the profile you use (it rewrites {directory})"
+    try:
+        raw = json.loads(read_text(path, what))
+    except json.JSONDecodeError as err:
+        raise HandoverError(f"{path} is damaged ({err}): {rerun}") from err
+    if not isinstance(raw, dict):
+        raise HandoverError(f"{path} holds no record (a JSON object was expected): {rerun}")
+    layout = raw.pop("layout", 1)
+    if layout != cls.LAYOUT:
+        raise HandoverError(
+            f"{path} has layout {layout}, and this course reads layout {cls.LAYOUT} "
+            f"(saved by an older or newer course_utils): {rerun}"
+        )
+    missing, extra = {f.name for f in fields(cls)} - set(raw), set(raw) - {f.name for f in fields(cls)}
+    if missing or extra:
+        raise HandoverError(
+            f"{path} is not a layout-{cls.LAYOUT} record: missing {sorted(missing)}, unexpected {sorted(extra)}: "
+            f"{rerun}"
+        )
+    return raw, path, rerun
+
+
+def save_record(record, directory: Path) -> Path:
+    """Write a record into `directory` as JSON, with its layout number."""
+    path = Path(directory) / record.FILE
+    path.write_text(json.dumps({"layout": record.LAYOUT, **asdict(record)}, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class SeedRun:
     """One fine-tuning run of chapter 04: its seed, dev F1 and per-sentence test counts."""
@@ -55,33 +88,12 @@ class NERRunSummary:
 
     def save(self, directory: Path) -> Path:
         """Write the record into `directory`, with its layout number."""
-        path = Path(directory) / self.FILE
-        path.write_text(json.dumps({"layout": self.LAYOUT, **asdict(self)}, indent=1) + "\n", encoding="utf-8")
-        return path
+        return save_record(self, directory)
 
     @classmethod
     def load(cls, directory: Path, profile: str | None = None) -> NERRunSummary:
         """Read the record; with `profile`, it must come from that profile and its encoder."""
-        path = Path(directory) / cls.FILE
-        rerun = f"run {cls.CHAPTER} again in the profile you use (it rewrites {directory})"
-        try:
-            raw = json.loads(read_text(path, "chapter 04's run summary"))
-        except json.JSONDecodeError as err:
-            raise HandoverError(f"{path} is damaged ({err}): {rerun}") from err
-        if not isinstance(raw, dict):
-            raise HandoverError(f"{path} holds no record (a JSON object was expected): {rerun}")
-        layout = raw.pop("layout", 1)
-        if layout != cls.LAYOUT:
-            raise HandoverError(
-                f"{path} has layout {layout}, and this course reads layout {cls.LAYOUT} "
-                f"(saved by an older or newer course_utils): {rerun}"
-            )
-        missing, extra = {f.name for f in fields(cls)} - set(raw), set(raw) - {f.name for f in fields(cls)}
-        if missing or extra:
-            raise HandoverError(
-                f"{path} is not a layout-{cls.LAYOUT} record: missing {sorted(missing)}, unexpected {sorted(extra)}: "
-                f"{rerun}"
-            )
+        raw, path, rerun = read_record(cls, Path(directory), "chapter 04's run summary")
         try:
             summary = cls(**{**raw, "seeds": tuple(SeedRun(**run) for run in raw["seeds"])})
         except TypeError as err:  # a seed's entry with a field missing or unknown
@@ -107,3 +119,44 @@ class NERRunSummary:
                 f"the model in {directory} was fine-tuned from {self.encoder!r}, and this profile's encoder is "
                 f"{expected!r} (COURSE_ENCODER changed?): run chapter 04 again with this encoder, or restore it"
             )
+
+
+@dataclass(frozen=True)
+class GPTSummary:
+    """Chapter 08's pretrained GPT as chapters 09-10 read it: its shape, its tokenizer and how well it predicts."""
+
+    profile: str  # the profile chapter 08 ran in
+    vocab_size: int  # the BPE's ids and <|endoftext|> (its last id)
+    context: int
+    layers: int
+    heads: int
+    width: int
+    parameters: int
+    train_characters: int  # the characters of tiny Shakespeare it was trained on
+    steps: int
+    seconds: float  # training wall time
+    device: str
+    dev_loss: float  # nats per token, the validation split's first half
+    test_loss: float  # the second half, read once
+    test_bits_per_character: float
+    tokens_per_character: float  # of the BPE on the test split
+
+    FILE = "gpt_summary.json"  # beside the model and tokenizer chapter 08 saves
+    LAYOUT = 1
+    CHAPTER = "notebooks/08_gpt_from_scratch.ipynb"
+
+    def save(self, directory: Path) -> Path:
+        """Write the record into `directory`, with its layout number."""
+        return save_record(self, directory)
+
+    @classmethod
+    def load(cls, directory: Path, profile: str | None = None) -> GPTSummary:
+        """Read the record; with `profile`, it must come from that profile."""
+        raw, _, rerun = read_record(cls, Path(directory), "chapter 08's model summary")
+        summary = cls(**raw)
+        if profile is not None and summary.profile != profile:
+            raise HandoverError(
+                f"the GPT in {directory} was pretrained in the {summary.profile!r} profile, and this is "
+                f"{profile!r}: {rerun}, or set COURSE_PROFILE={summary.profile} to study that model"
+            )
+        return summary

@@ -135,7 +135,7 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ),
     ResourceKind(
         "text", "the text corpus", offline=TEXT_SOURCE, full=TEXT_SOURCE,  # small enough for every profile
-        chapters=("02", "03"),
+        chapters=("02", "03", "08"),
         layout="one plain UTF-8 text file", override="COURSE_TEXT_DATA", override_help="a local UTF-8 text file",
     ),
     ResourceKind(

@@ -69,8 +69,10 @@ class Sampler:
         """A short name: greedy, T=0.8, T=1 k=20 ..."""
         if self.greedy:
             return "greedy"
-        parts = [f"T={self.temperature:g}"] + [f"k={self.k}"] * (self.k is not None)
-        return " ".join(parts + [f"p={self.p:g}"] * (self.p is not None))
+        parts = [f"T={self.temperature:g}"]
+        parts += [f"k={self.k}"] if self.k is not None else []
+        parts += [f"p={self.p:g}"] if self.p is not None else []
+        return " ".join(parts)
 
 
 @torch.no_grad()
@@ -91,7 +93,7 @@ def generate(
     if prompt.dim() != 2 or prompt.shape[1] == 0:
         raise ValueError(f"prompt must be (batch, tokens) with at least one token, got {tuple(prompt.shape)}")
     context = model.shape.context
-    if cache and prompt.shape[1] + new_tokens > context:
+    if cache and prompt.shape[1] + new_tokens - 1 > context:  # the last new token is never fed back
         raise ValueError(
             f"{prompt.shape[1]} prompt + {new_tokens} new tokens pass the context of {context}: the cache "
             "holds at most `context` positions (use cache=False, which keeps the last `context` tokens)"
@@ -113,11 +115,15 @@ def generate(
 
 
 def tokens_per_second(model: GPT, prompt: torch.Tensor, new_tokens: int, cache: bool, repeats: int = 1) -> float:
-    """Greedy generation speed: the best of `repeats` timed runs."""
+    """Greedy generation speed: the best of `repeats` timed runs, after one untimed warm-up run."""
+    synchronize = torch.cuda.synchronize if prompt.device.type == "cuda" else (lambda: None)
+    generate(model, prompt, min(new_tokens, 2), cache=cache)  # first calls pay for kernels and allocations
     best = float("inf")
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         generate(model, prompt, new_tokens, cache=cache)
+        synchronize()  # CUDA runs asynchronously: wait for the last token before reading the clock
         best = min(best, time.perf_counter() - start)
     return new_tokens / best
 

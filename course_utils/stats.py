@@ -127,6 +127,17 @@ def prediction_interval(values: list[float], level: float = 0.95) -> tuple[float
     return mean - half, mean + half
 
 
+def paired_t_interval(a: list[float], b: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """mean(a - b) over paired runs (the same seeds) and its t interval: mean ± t(k-1) · sd(a - b) / sqrt(k)."""
+    from scipy.stats import t
+
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"a paired interval needs two lists of the same k >= 2 runs, got {len(a)} and {len(b)}")
+    mean, sd = _mean_sd([x - y for x, y in zip(a, b, strict=True)])
+    half = float(t.ppf(0.5 + level / 2, len(a) - 1)) * sd / math.sqrt(len(a))
+    return mean, mean - half, mean + half
+
+
 def noise_of_a_difference(seed_values: list[float], level: float = 0.95) -> float:
     """The largest |a - b| two single runs of one recipe give `level` of the time, from k >= 2 runs' scores.
 

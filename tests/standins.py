@@ -4,8 +4,9 @@
 
 writes FOLDER/tiny-bert-cased (a BERT with random weights and a cased WordPiece vocabulary, in the
 files `bert-base-cased` ships) and FOLDER/conll2003 (WikiGold as parquet in the layout and features
-of CoNLL-2003's parquet copy on the Hub: conll2003/{train,validation,test}/0000.parquet). Point
-COURSE_ENCODER and COURSE_NER_DATA at them with COURSE_PROFILE=full: `make rehearse-full` does.
+of CoNLL-2003's parquet copy on the Hub: conll2003/{train,validation,test}/0000.parquet) and
+FOLDER/tiny-gpt2 (a GPT2LMHeadModel with random weights and a byte-level BPE tokenizer). Point
+COURSE_ENCODER, COURSE_NER_DATA and COURSE_DECODER at them with COURSE_PROFILE=full: `make rehearse-full` does.
 """
 
 from __future__ import annotations
@@ -76,11 +77,30 @@ def write_tiny_cased_bert(folder: Path, vocab_size: int = 3000, seed: int = 0) -
     return folder
 
 
+def write_tiny_gpt2(folder: Path, vocab_size: int = 300, seed: int = 0) -> Path:
+    """A 2-layer GPT2LMHeadModel with random weights and a byte-level BPE tokenizer, in the files GPT-2 ships."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from course_utils import bpe, gpt
+    from course_utils.resources import verified_data_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    merges = bpe.train(verified_data_file("text").read_text(encoding="utf-8")[:50_000], vocab_size - 1)
+    tokenizer = bpe.to_transformers(merges, context=128)
+    tokenizer.save_pretrained(folder)
+    shape = gpt.DecoderShape(vocab_size=len(tokenizer), context=128, layers=2, heads=2, width=64)
+    torch.manual_seed(seed)
+    GPT2LMHeadModel(gpt.gpt2_config(shape)).save_pretrained(folder)  # as GPT-2: a language-model head
+    return folder
+
+
 def build(folder: Path) -> dict[str, Path]:
-    """Both stand-ins under `folder`: {'COURSE_ENCODER': ..., 'COURSE_NER_DATA': ...}."""
+    """Every stand-in under `folder`: {'COURSE_ENCODER': ..., 'COURSE_NER_DATA': ..., 'COURSE_DECODER': ...}."""
     return {
         "COURSE_ENCODER": write_tiny_cased_bert(folder / "tiny-bert-cased"),
         "COURSE_NER_DATA": write_conll_parquet(folder / "conll2003"),
+        "COURSE_DECODER": write_tiny_gpt2(folder / "tiny-gpt2"),
     }
 
 

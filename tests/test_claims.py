@@ -9,6 +9,7 @@ the chapters never use, and checks the chapter's *_EXPECT bound, never a number 
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import replace
 from functools import cache
@@ -18,6 +19,8 @@ import torch
 
 from course_utils import baselines, explain, export, mlm, mlm_data, ner, ner_data, quant, stats
 from course_utils.config import (
+    GPT,
+    GPT_EXPECT,
     MLM,
     MLM_EXPECT,
     NER,
@@ -144,3 +147,43 @@ def test_chapter_02_s_masked_lm_beats_its_baselines_with_another_seed():
     assert neighbour["ratio"] < 1, "the neighbours carry information the unigram lacks"
     if expect.max_mask_ratio is not None:
         assert parts["mask"]["ratio"] <= expect.max_mask_ratio and parts["mask"]["ratio"] < neighbour["ratio"]
+
+
+def test_chapter_08_s_anchor_bpe_model_and_block_comparison_hold_with_other_seeds():
+    """Chapter 08's three conclusions, for its cpu recipes trained from seeds it never uses (it uses 1337, 0-2)."""
+    from course_utils import bpe, gpt, lm_data, resources
+    from course_utils.pretrain import pretrain
+
+    cfg, expect, cpu = GPT.pick(), GPT_EXPECT.pick(), torch.device("cpu")
+    text = resources.read_text(resources.resolve_data("text").location, "the text corpus")[: cfg.corpus_chars]
+    splits, chars = lm_data.Splits.of(text), lm_data.CharVocab.of(text)
+    merges = bpe.train(splits.train, cfg.bpe_vocab)
+    ids = {  # (characters, BPE) ids of each split
+        s: (torch.tensor(chars.encode(getattr(splits, s))), torch.tensor(bpe.encode(getattr(splits, s), merges)))
+        for s in ("train", "dev", "test")
+    }
+    block = {"bias": False, "gelu": "exact", "layers": cfg.char.layers, "heads": cfg.char.heads,
+             "width": cfg.char.width, "context": cfg.char.context}
+    char_shape = gpt.DecoderShape(vocab_size=chars.size, **block)
+    bpe_shape = gpt.DecoderShape(vocab_size=merges.vocab_size + 1, **block)
+    windows = {s: [lm_data.held_out_windows(i, cfg.char.context) for i in pair] for s, pair in ids.items()}
+    char_model, _ = pretrain(char_shape, cfg.char, ids["train"][0], windows["dev"][0], 7, cpu, progress=False)
+    validation = torch.cat([windows["dev"][0], windows["test"][0]])
+    assert lm_data.mean_loss(char_model, validation) < expect.anchor_bound
+    bpe_model, _ = pretrain(bpe_shape, cfg.bpe, ids["train"][1], windows["dev"][1], 7, cpu, progress=False)
+    char_bpc = lm_data.mean_loss(char_model, windows["test"][0]) / math.log(2)
+    bpe_bpc = lm_data.bits_per_character(
+        lm_data.mean_loss(bpe_model, windows["test"][1]), len(ids["test"][1]), len(splits.test)
+    )
+    assert bpe_bpc < char_bpc, f"BPE {bpe_bpc:.3f} vs characters {char_bpc:.3f} bits per character"
+    test_losses = {}
+    for name, shape in (("gpt2", bpe_shape), ("llama", gpt.llama_style(bpe_shape))):
+        def run(seed, lr, shape=shape):
+            return pretrain(shape, cfg.bpe, ids["train"][1], windows["dev"][1], seed, cpu, cfg.compare_steps, lr,
+                            progress=False)
+        grid = {lr: run(OTHER_SEEDS[0], lr) for lr in cfg.compare_lrs}  # the dev grid on the first seed
+        lr = min(grid, key=lambda r: grid[r][1].evals[-1]["dev_loss"])
+        models = [grid[lr][0]] + [run(seed, lr)[0] for seed in OTHER_SEEDS[1 : cfg.compare_seeds]]
+        test_losses[name] = [lm_data.mean_loss(m, windows["test"][1]) for m in models]
+    _, low, _ = stats.paired_t_interval(test_losses["gpt2"], test_losses["llama"])
+    assert expect.block_conclusion and low > 0, f"paired interval from {low:+.3f}: {test_losses}"

@@ -20,15 +20,15 @@ def ids_for(shape: gpt.DecoderShape, batch: int = 2, length: int | None = None) 
     )
 
 
-@pytest.mark.parametrize("gelu", ["tanh", "exact"])
-def test_equal_to_transformers_gpt2(gelu):
-    shape = gpt.DecoderShape(**{**SMALL.__dict__, "gelu": gelu})
+@pytest.mark.parametrize(("gelu", "bias"), [("tanh", True), ("exact", True), ("exact", False)])
+def test_equal_to_transformers_gpt2(gelu, bias):
+    shape = gpt.DecoderShape(**{**SMALL.__dict__, "gelu": gelu, "bias": bias})
     model, ids = model_of(shape), ids_for(shape)
-    hf = gpt.to_gpt2(model).eval()
+    hf = gpt.to_gpt2(model).eval()  # without biases: GPT-2 with zero biases, the same function
     with torch.no_grad():
         assert (model(ids) - hf(ids).logits).abs().max() <= 1e-5
         back = gpt.from_gpt2(hf)
-        assert torch.equal(back(ids), model(ids))
+        assert torch.allclose(back(ids), model(ids), atol=1e-6)
 
 
 def test_equal_at_gpt2_small_shape():

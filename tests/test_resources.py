@@ -160,17 +160,19 @@ def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path,
     paths = resources.download_full(tmp_path)
     fetched = {repo_id: (kw["repo_type"], kw["revision"], kw["allow_patterns"], kw["local_dir"])
                for repo_id, kw in calls}
-    assert fetched == {  # the decoder waits for the chapter that loads it
+    assert fetched == {  # chapter 08 loads GPT-2; the instruction and preference data wait for their chapters
         "bert-base-cased": ("model", FULL_MODEL_REVISION, resources.MODEL_FILES, tmp_path / "bert-base-cased"),
         "eriktks/conll2003": ("dataset", FULL_NER_REVISION, resources.NER_FILES, tmp_path / "conll2003"),
+        resources.FULL_DECODER: ("model", resources.FULL_DECODER_REVISION, resources.DECODER_FILES,
+                                 tmp_path / "gpt2"),
     }
-    for _, kwargs in calls[:1]:  # the model: safetensors, never TF/Flax/pickles
-        assert "*.safetensors" in kwargs["allow_patterns"]
-        assert not any(p.endswith((".h5", ".msgpack", ".bin", ".ckpt")) for p in kwargs["allow_patterns"])
-    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA"}
+    for repo_id, kwargs in calls:  # the models: safetensors, never TF/Flax/pickles
+        if kwargs["repo_type"] == "model":
+            assert "*.safetensors" in kwargs["allow_patterns"], repo_id
+            assert not any(p.endswith((".h5", ".msgpack", ".bin", ".ckpt")) for p in kwargs["allow_patterns"])
+    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA", "COURSE_DECODER"}
     out = capsys.readouterr().out
     assert f"export COURSE_ENCODER={tmp_path / 'bert-base-cased'}" in out
-    assert "decoder: no chapter loads it yet; --kind decoder fetches it" in out
 
 
 def test_download_full_fetches_the_revision_resolve_loads(monkeypatch, tmp_path):

@@ -55,7 +55,9 @@ def test_cached_and_uncached_generation_agree():
 def test_generation_past_the_context():
     model, prompt = tiny(), torch.tensor([[1, 2, 3]])
     with pytest.raises(ValueError, match="context of 16"):
-        sampling.generate(model, prompt, 14, cache=True)
+        sampling.generate(model, prompt, 15, cache=True)
+    full = sampling.generate(model, prompt, 14, cache=True)  # 3 + 13 fed positions fill the context
+    assert torch.equal(full, sampling.generate(model, prompt, 14, cache=False))
     assert sampling.generate(model, prompt, 20, cache=False).shape == (1, 23)  # keeps the last 16
 
 
@@ -64,3 +66,13 @@ def test_distinct_n():
     assert sampling.distinct_n([1, 1, 1, 1, 1], 2) == 0.25
     with pytest.raises(ValueError):
         sampling.distinct_n([1], 2)
+
+
+def test_tokens_per_second_counts_new_tokens():
+    assert sampling.tokens_per_second(tiny(), torch.tensor([[1]]), 8, cache=True, repeats=2) > 0
+
+
+def test_labels():
+    labels = [s.label() for s in (sampling.Sampler(greedy=True), sampling.Sampler(temperature=0.7),
+                                   sampling.Sampler(k=20), sampling.Sampler(p=0.9), sampling.Sampler(k=5, p=0.5))]
+    assert labels == ["greedy", "T=0.7", "T=1 k=20", "T=1 p=0.9", "T=1 k=5 p=0.5"]

@@ -17,6 +17,7 @@ from course_utils import (
     explain,
     export,
     fairness,
+    gpt,
     layers,
     lora,
     losses,
@@ -33,6 +34,7 @@ from course_utils import (
     tagging,
     train,
 )
+from course_utils.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = {  # the name a chapter uses for each module it shows code from
@@ -40,6 +42,8 @@ MODULES = {  # the name a chapter uses for each module it shows code from
     **{m.__name__.rsplit(".", 1)[1]: m for m in (masking, memory, mlm, ner, ner_data, nsp, quant, tagging)},
     **{m.__name__.rsplit(".", 1)[1]: m for m in (continual, explain, export, fairness, micro_batching, service_app)},
     "train": train,
+    "gpt": gpt,
+    "pretrain": pretrain,  # shown as show(pretrain): the function itself
 }
 
 

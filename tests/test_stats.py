@@ -136,3 +136,17 @@ def test_holm_keeps_the_family_s_false_rejections_at_the_level():
         alone += min(p) < 0.05
         holm_fired += min(stats.holm(p)) < 0.05
     assert alone / 2000 > 0.15 and holm_fired / 2000 < 0.06
+
+
+def test_paired_t_interval_is_the_one_sample_t_interval_of_the_differences():
+    from scipy.stats import t
+
+    a, b = [3.9, 3.95, 3.93], [3.55, 3.53, 3.54]
+    mean, low, high = stats.paired_t_interval(a, b)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 2)
+    assert mean == pytest.approx(sum(diffs) / 3)
+    assert high - mean == pytest.approx(t.ppf(0.975, 2) * sd / math.sqrt(3))
+    assert low < mean < high
+    with pytest.raises(ValueError, match="same k >= 2"):
+        stats.paired_t_interval([1.0], [2.0])

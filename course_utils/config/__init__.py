@@ -10,6 +10,7 @@ from course_utils.config.ch04_ner import NER, NER_EXPECT, NERConfig, NERExpectat
 from course_utils.config.ch05_peft import PEFT, PEFT_EXPECT, PEFTConfig, PEFTExpectations
 from course_utils.config.ch06_serving import BACKENDS, SERVE, SERVE_EXPECT, ServeConfig, ServeExpectations
 from course_utils.config.ch07_trust import TRUST, TRUST_EXPECT, TrustConfig, TrustExpectations
+from course_utils.config.ch08_gpt import GPT, GPT_EXPECT, GPTConfig, GPTExpectations, Recipe
 from course_utils.config.loop import TrainConfig
 from course_utils.config.profiles import (
     OFFLINE_PROFILES,
@@ -25,10 +26,47 @@ from course_utils.config.profiles import (
 )
 
 __all__ = [
-    "BACKENDS", "ENV_CHECK", "LAYERNORM", "LAYERNORM_EXPECT", "MLM", "MLM_EXPECT", "NER", "NER_EXPECT",
-    "OFFLINE_PROFILES", "PEFT", "PEFT_EXPECT", "PROFILES", "PROFILE_HELP", "SERVE", "SERVE_EXPECT", "TRUST",
-    "TRUST_EXPECT", "Bounds", "Checked", "EnvCheckConfig", "LayerNormConfig", "LayerNormExpectations", "MLMConfig",
-    "MLMExpectations", "NERConfig", "NERExpectations", "PEFTConfig", "PEFTExpectations", "Profiles", "ServeConfig",
-    "ServeExpectations", "TrainConfig", "TrustConfig", "TrustExpectations", "apply_profile_environment",
-    "check_ranges", "get_profile", "get_sizes",
+    "BACKENDS",
+    "ENV_CHECK",
+    "GPT",
+    "GPT_EXPECT",
+    "LAYERNORM",
+    "LAYERNORM_EXPECT",
+    "MLM",
+    "MLM_EXPECT",
+    "NER",
+    "NER_EXPECT",
+    "OFFLINE_PROFILES",
+    "PEFT",
+    "PEFT_EXPECT",
+    "PROFILES",
+    "PROFILE_HELP",
+    "SERVE",
+    "SERVE_EXPECT",
+    "TRUST",
+    "TRUST_EXPECT",
+    "Bounds",
+    "Checked",
+    "EnvCheckConfig",
+    "GPTConfig",
+    "GPTExpectations",
+    "LayerNormConfig",
+    "LayerNormExpectations",
+    "MLMConfig",
+    "MLMExpectations",
+    "NERConfig",
+    "NERExpectations",
+    "PEFTConfig",
+    "PEFTExpectations",
+    "Profiles",
+    "Recipe",
+    "ServeConfig",
+    "ServeExpectations",
+    "TrainConfig",
+    "TrustConfig",
+    "TrustExpectations",
+    "apply_profile_environment",
+    "check_ranges",
+    "get_profile",
+    "get_sizes",
 ]

@@ -1,0 +1,29 @@
+import json
+
+import pytest
+
+from course_utils.handover import GPTSummary, HandoverError
+
+SUMMARY = GPTSummary(
+    profile="cpu", vocab_size=1025, context=64, layers=4, heads=4, width=128, parameters=925_184,
+    train_characters=1_003_854, steps=2000, seconds=96.0, device="cpu", dev_loss=3.7, test_loss=3.8,
+    test_bits_per_character=2.4, tokens_per_character=0.44,
+)
+
+
+def test_gpt_summary_round_trip(tmp_path):
+    SUMMARY.save(tmp_path)
+    assert GPTSummary.load(tmp_path, profile="cpu") == SUMMARY
+
+
+def test_bad_input_a_summary_from_another_profile_or_layout_is_refused_by_name(tmp_path):
+    SUMMARY.save(tmp_path)
+    with pytest.raises(HandoverError, match="pretrained in the 'cpu' profile, and this is 'smoke'.*notebooks/08"):
+        GPTSummary.load(tmp_path, profile="smoke")
+    path = tmp_path / GPTSummary.FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), "layout": 0}))
+    with pytest.raises(HandoverError, match="has layout 0, and this course reads layout 1"):
+        GPTSummary.load(tmp_path)
+    path.write_text("{")
+    with pytest.raises(HandoverError, match="is damaged"):
+        GPTSummary.load(tmp_path)
