@@ -108,20 +108,26 @@ def encode_word(word: bytes, ranks: dict[tuple[int, int], int]) -> list[int]:
 
 
 def encode(text: str, merges: Merges) -> list[int]:
-    """The ids of `text`: pre-tokens, bytes, then the merges in the order they were learned."""
+    """The ids of `text`: pre-tokens, bytes, then the merges in the order they were learned.
+
+    END_OF_TEXT in the text is its one id (merges.vocab_size), as the tokenizers built from the merges read it.
+    """
     ranks = {pair: i for i, pair in enumerate(merges.pairs)}
     cache: dict[str, list[int]] = {}  # a word's ids never change: encode each distinct one once
     ids: list[int] = []
-    for word in pretokenize(text):
-        if word not in cache:
-            cache[word] = encode_word(word.encode("utf-8"), ranks)
-        ids += cache[word]
+    for n, piece in enumerate(text.split(END_OF_TEXT)):
+        if n:
+            ids.append(merges.vocab_size)  # the special token between two pieces
+        for word in pretokenize(piece):
+            if word not in cache:
+                cache[word] = encode_word(word.encode("utf-8"), ranks)
+            ids += cache[word]
     return ids
 
 
 def decode(ids: list[int], merges: Merges) -> str:
     """The text of `ids`: join their bytes and decode them as UTF-8 (a cut character shows as U+FFFD)."""
-    table = merges.token_bytes()
+    table = [*merges.token_bytes(), END_OF_TEXT.encode()]  # the last id: the special token
     bad = [i for i in ids if not 0 <= i < len(table)]
     if bad:
         raise ValueError(f"ids {bad[:5]} are outside this vocabulary of {len(table)} ids")

@@ -165,17 +165,20 @@ def check_update_rank(rank: Callable, layer: torch.nn.Module | None = None) -> N
 # --- chapter 08 ---------------------------------------------------------------------------------
 
 
-def check_causal_keep(keep: Callable) -> None:
-    """08.1: query i may attend to keys 0..i: a lower triangle, the diagonal included."""
-    if not attempted("08.1", keep(4)):
+def check_sliding_window_keep(keep: Callable) -> None:
+    """08.1: causal, and at most `window` keys back: query i sees keys i - window + 1 .. i."""
+    if not attempted("08.1", keep(4, 2)):
         return
-    for n in (1, 4, 9):
-        mask = torch.as_tensor(keep(n))
+    for n, window in ((1, 1), (5, 2), (6, 3), (4, 10)):
+        mask = torch.as_tensor(keep(n, window))
         assert mask.dtype == torch.bool and mask.shape == (n, n), f"a ({n}, {n}) bool tensor"
-        assert mask.diagonal().all(), "each position attends to itself (its own key is not the future)"
+        assert mask.diagonal().all(), "each position attends to itself"
         assert not mask.triu(diagonal=1).any(), "no query may see a later key: that is its label"
-        assert mask.tril().all(), "every earlier key is visible"
-    correct("08.1", "torch.ones(n, n, dtype=torch.bool).tril()")
+        seen = mask.sum(dim=1).tolist()
+        assert seen == [min(i + 1, window) for i in range(n)], f"row i sees min(i + 1, window) keys: {seen}"
+    causal = torch.ones(4, 4, dtype=torch.bool).tril()
+    assert torch.equal(torch.as_tensor(keep(4, 10)), causal), "a window past the length is plain causal"
+    correct("08.1", "ones(n, n).tril() & ~ones(n, n).tril(-window): the recent past only")
 
 
 def check_bits_per_char(bpc: Callable) -> None:

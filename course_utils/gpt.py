@@ -284,9 +284,24 @@ def parameter_count(shape: DecoderShape) -> int:
 
 
 def lm_loss(model: nn.Module, batch: dict) -> torch.Tensor:
-    """Mean cross-entropy of each position's next token (labels are the inputs shifted by one; -100 is skipped)."""
+    """Mean cross-entropy of each position's next token; labels = inputs shifted by one."""
     logits = model(batch["input_ids"])  # (batch, seq, vocab)
-    return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
+    labels = batch["labels"]  # (batch, seq): position t's label is token t + 1; -100 is skipped
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX
+    )
+
+
+@torch.no_grad()
+def randomize_vectors(model: nn.Module, std: float = 0.1, seed: int = 0) -> nn.Module:
+    """Every bias to N(0, std) and every norm gain to 1 + N(0, std): at initialisation they are 0 and 1,
+    and an equality check with copied weights would not see a bias or a norm copied to the wrong place."""
+    generator = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if p.dim() == 1:
+            noise = torch.randn(p.shape, generator=generator) * std
+            p.copy_(noise + (1.0 if name.endswith("weight") else 0.0))
+    return model
 
 
 # --- GPT-2's weights by name (transformers' GPT2LMHeadModel) --------------------------------------------------

@@ -91,7 +91,8 @@ def write_tiny_gpt2(folder: Path, vocab_size: int = 300, seed: int = 0) -> Path:
     tokenizer.save_pretrained(folder)
     shape = gpt.DecoderShape(vocab_size=len(tokenizer), context=128, layers=2, heads=2, width=64)
     torch.manual_seed(seed)
-    GPT2LMHeadModel(gpt.gpt2_config(shape)).save_pretrained(folder)  # as GPT-2: a language-model head
+    model = gpt.randomize_vectors(GPT2LMHeadModel(gpt.gpt2_config(shape)), seed=seed)  # biases and gains seen
+    model.save_pretrained(folder)  # as GPT-2: a language-model head
     return folder
 
 

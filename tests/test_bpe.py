@@ -59,3 +59,13 @@ def test_bad_input():
         bpe.train(TEXT, 100)
     with pytest.raises(ValueError, match="outside this vocabulary"):
         bpe.decode([999], bpe.train(TEXT, 260))
+
+
+def test_end_of_text_is_one_id_as_the_tokenizers_read_it():
+    merges = bpe.train(TEXT, 290)
+    text = f"the cat{bpe.END_OF_TEXT}the hat{bpe.END_OF_TEXT}"
+    ids = bpe.encode(text, merges)
+    assert ids.count(merges.vocab_size) == 2
+    assert ids == bpe.to_transformers(merges, context=32)(text)["input_ids"]
+    assert ids == bpe.to_tokenizers(merges).encode(text).ids
+    assert bpe.decode(ids, merges) == text

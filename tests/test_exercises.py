@@ -15,7 +15,7 @@ STUB_CHECKS = [
     (exercises.check_lora_all_linear_count, lambda d, d_ff, layers, r: None),
     (exercises.check_int4_absmax, lambda w: None),
     (exercises.check_update_rank, lambda layer: None),
-    (exercises.check_causal_keep, lambda n: None),
+    (exercises.check_sliding_window_keep, lambda n, window: None),
     (exercises.check_bits_per_char, lambda nats, rate: None),
     (exercises.check_kv_cache_bytes, lambda layers, tokens, kv, d, b, batch: None),
 ]
@@ -30,7 +30,7 @@ WRONG_ANSWERS = [
     (exercises.check_lora_all_linear_count, lambda d, d_ff, layers, r: layers * r * 6 * 2 * d),
     (exercises.check_int4_absmax, lambda w: w.round()),
     (exercises.check_update_rank, lambda layer: layer.r + 1),
-    (exercises.check_causal_keep, lambda n: torch.ones(n, n, dtype=torch.bool).tril(diagonal=1)),  # sees its label
+    (exercises.check_sliding_window_keep, lambda n, window: torch.ones(n, n, dtype=torch.bool).tril()),  # no window
     (exercises.check_bits_per_char, lambda nats, rate: nats * rate),  # nats, not bits
     (exercises.check_kv_cache_bytes, lambda layers, tokens, kv, d, b, batch: layers * tokens * kv * d * b * batch),
 ]

@@ -23,7 +23,7 @@ def ids_for(shape: gpt.DecoderShape, batch: int = 2, length: int | None = None) 
 @pytest.mark.parametrize(("gelu", "bias"), [("tanh", True), ("exact", True), ("exact", False)])
 def test_equal_to_transformers_gpt2(gelu, bias):
     shape = gpt.DecoderShape(**{**SMALL.__dict__, "gelu": gelu, "bias": bias})
-    model, ids = model_of(shape), ids_for(shape)
+    model, ids = gpt.randomize_vectors(model_of(shape)), ids_for(shape)  # biases and gains seen
     hf = gpt.to_gpt2(model).eval()  # without biases: GPT-2 with zero biases, the same function
     with torch.no_grad():
         assert (model(ids) - hf(ids).logits).abs().max() <= 1e-5
@@ -33,7 +33,7 @@ def test_equal_to_transformers_gpt2(gelu, bias):
 
 def test_equal_at_gpt2_small_shape():
     shape = gpt.DecoderShape(vocab_size=50257, context=1024, layers=12, heads=12, width=768)
-    model, ids = model_of(shape), ids_for(shape, 1, 32)
+    model, ids = gpt.randomize_vectors(model_of(shape)), ids_for(shape, 1, 32)
     hf = gpt.to_gpt2(model).eval()
     with torch.no_grad():
         assert (model(ids) - hf(ids).logits).abs().max() <= 1e-4
@@ -43,7 +43,7 @@ def test_equal_at_gpt2_small_shape():
 @pytest.mark.parametrize("kv_heads", [None, 2, 1])
 def test_equal_to_transformers_llama(kv_heads):
     shape = gpt.llama_style(SMALL, kv_heads=kv_heads)
-    model, ids = model_of(shape), ids_for(shape)
+    model, ids = gpt.randomize_vectors(model_of(shape)), ids_for(shape)
     hf = LlamaForCausalLM(gpt.llama_config(shape)).eval()
     assert not hf.load_state_dict(gpt.to_llama_state(model), strict=False).missing_keys
     with torch.no_grad():
@@ -122,3 +122,17 @@ def test_initialisation_is_gpt2s(shape):
             assert torch.all(p == expected), name
     residual = model.blocks[0].attn.out.weight.std().item()
     assert abs(residual - 0.02 / (2 * shape.layers) ** 0.5) < 0.005
+
+
+def test_randomized_vectors_make_a_misplaced_norm_visible():
+    shape = gpt.llama_style(SMALL)
+    model, ids = gpt.randomize_vectors(model_of(shape)), ids_for(shape)
+    state = gpt.to_llama_state(model)
+    for i in range(shape.layers):  # the two norms of each layer swapped
+        a, b = f"model.layers.{i}.input_layernorm.weight", f"model.layers.{i}.post_attention_layernorm.weight"
+        state[a], state[b] = state[b], state[a]
+    hf = LlamaForCausalLM(gpt.llama_config(shape)).eval()
+    hf.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        assert (model(ids) - hf(ids).logits).abs().max() > 1e-3
+    assert all(p.abs().max() > 0 for n, p in model.named_parameters() if p.dim() == 1 and "norm" not in n)

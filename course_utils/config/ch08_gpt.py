@@ -53,7 +53,7 @@ class GPTConfig(Checked):
     equality_vocab: int = at_least(2)
     equality_context: int = at_least(2)
     char: Recipe  # the anchor: nanoGPT's character-level Shakespeare run ...
-    published_loss: float | None = positive()  # ... the validation loss nanoGPT's README reports for it
+    published_loss: float | None = positive()  # ... the loss nanoGPT's README reports for it
     published_where: str  # ... and where it ran
     bpe: Recipe  # the course's BPE model: the same recipe on BPE tokens (the hand-over)
     compare_steps: int = at_least(1)  # the block comparison: steps per run ...
@@ -106,7 +106,7 @@ GPT = Profiles(
         corpus_chars=None,
         teach_chars=20_000,  # the plain loop recounts every pair per merge: ~1 s for 30 merges here
         teach_merges=30,
-        bpe_vocab=1024,  # ~2.4 characters per token on Shakespeare; the output layer stays small
+        bpe_vocab=1024,  # ~2.3 characters per token on Shakespeare; the output layer stays small
         vocab_curve=(256, 384, 512, 768, 1024),
         equality_layers=12,  # GPT-2 small's shape, random weights (its real ones need the Hub)
         equality_heads=12,
@@ -114,9 +114,9 @@ GPT = Profiles(
         equality_vocab=50257,
         equality_context=1024,
         char=BABY_CHAR,
-        published_loss=1.88,  # "gets us a loss of only 1.88"
+        published_loss=1.88,  # "gets us a loss of only 1.88" (the README does not name the split)
         published_where="in about 3 minutes on a MacBook CPU",
-        bpe=BABY_CHAR,  # the same recipe on BPE tokens: 64 tokens hold ~2.4x the characters
+        bpe=BABY_CHAR,  # the same recipe on BPE tokens: 64 tokens hold ~2.3x the characters
         compare_steps=400,  # ~20 s per run on 2 cores; the blocks separate by 0.3 nats here
         compare_lrs=(1e-3, 3e-3, 1e-2),  # both blocks chose the top of (1e-3, 3e-3): the grid goes higher
         compare_seeds=3,
@@ -155,20 +155,22 @@ GPT = Profiles(
 class GPTExpectations(Checked):
     """Chapter 08's asserted results."""
 
-    max_logit_gap: float = positive()  # from scratch vs transformers, fp32
-    max_cache_gap: float = positive()  # cached vs uncached logits, fp32
+    max_logit_gap: float = positive()  # from scratch vs transformers, fp32, absolute
+    max_cache_gap: float = positive()  # cached vs uncached logits, fp32, as a share of the largest logit
     anchor_bound: float | None = positive()  # the baby GPT's validation loss must be below this (None: printed)
     bpe_beats_char: bool  # the BPE model's bits per character are below the anchor's
     block_conclusion: bool  # the comparison is long enough to say which block is better
 
 
+# max_cache_gap: 4e-6 of the largest logit is ~32 float32 roundings (the 2-core cpu run: 6e-7)
 GPT_EXPECT = Profiles(
-    smoke=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=1e-5, anchor_bound=None, bpe_beats_char=False,
+    smoke=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=4e-6, anchor_bound=None, bpe_beats_char=False,
                           block_conclusion=False),  # 20 steps: mechanics only
-    # nanoGPT publishes 1.88 for this recipe; 2.0 leaves room for another seed, device and thread count
-    cpu=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=1e-5, anchor_bound=2.0, bpe_beats_char=True,
+    # nanoGPT reports 1.88 for this recipe; 2.0 leaves room for another seed, device and thread count
+    cpu=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=4e-6, anchor_bound=2.0, bpe_beats_char=True,
                         block_conclusion=True),
-    # not yet run on a GPU: printed, not asserted; 256 positions on a GPU's fp32 kernels round more
-    full=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=1e-4, anchor_bound=1.6, bpe_beats_char=False,
+    # not yet run on a GPU: the results are printed, not asserted; GPT-2's real logits reach about 100 in size,
+    # and fp32 rounding grows with them
+    full=GPTExpectations(max_logit_gap=1e-3, max_cache_gap=1e-5, anchor_bound=None, bpe_beats_char=False,
                          block_conclusion=False),
 )
