@@ -125,7 +125,7 @@ def cache_bytes(shape: DecoderShape, tokens: int, bytes_per_value: int, batch: i
 
 
 def repeat_kv(x: torch.Tensor, times: int) -> torch.Tensor:
-    """(batch, kv_heads, seq, d) -> (batch, kv_heads * times, seq, d): each key/value head serves `times` queries."""
+    """(batch, kv, seq, d) -> (batch, kv * times, seq, d): each kv head, times times."""
     return x if times == 1 else x.repeat_interleave(times, dim=1)
 
 
@@ -284,9 +284,9 @@ def parameter_count(shape: DecoderShape) -> int:
 
 
 def lm_loss(model: nn.Module, batch: dict) -> torch.Tensor:
-    """Mean cross-entropy of each position's next token; labels = inputs shifted by one."""
+    """Next-token cross-entropy, the mean over positions (labels: inputs shifted)."""
     logits = model(batch["input_ids"])  # (batch, seq, vocab)
-    labels = batch["labels"]  # (batch, seq): position t's label is token t + 1; -100 is skipped
+    labels = batch["labels"]  # (batch, seq): token t + 1 at position t; -100 skipped
     return F.cross_entropy(
         logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX
     )
