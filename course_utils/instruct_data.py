@@ -1,0 +1,140 @@
+"""Instruction data made by a program: task families whose answers a checker can score exactly.
+
+Each family makes (input, answer) pairs from a seeded generator and has several phrasings of its instruction;
+some phrasings are held out, so that an evaluation can tell a learned task from a learned wording. Nothing is
+downloaded: the words come from tiny Shakespeare, the names from WikiGold (chapter 04's data).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+NO_ONE = "none"  # the answer of the people family when a sentence names no person
+
+
+@dataclass(frozen=True)
+class Example:
+    """One instruction with its input and the answer a checker accepts."""
+
+    family: str
+    instruction: str  # the phrasing, with the input filled in
+    answer: str
+    held_out_phrasing: bool  # its phrasing is never trained on
+
+
+@dataclass(frozen=True)
+class Family:
+    """A task: how to make an input and its answer, how to ask for it, how to check a reply."""
+
+    name: str
+    phrasings: tuple[str, ...]  # "{x}" marks the input; the last `held_out` are for evaluation only
+    held_out: int
+    make: Callable[[random.Random], tuple[str, str]]  # rng -> (input, answer)
+    check: Callable[[str, str], bool]  # (reply, answer) -> correct?
+
+    def __post_init__(self) -> None:
+        if not 0 < self.held_out < len(self.phrasings):
+            raise ValueError(f"{self.name}: held_out={self.held_out} must leave phrasings to train on")
+        missing = [p for p in self.phrasings if "{x}" not in p]
+        if missing:
+            raise ValueError(f"{self.name}: phrasings without the input's place {{x}}: {missing}")
+
+    def example(self, rng: random.Random, held_out_phrasing: bool) -> Example:
+        """One example, phrased with a trained or a held-out phrasing."""
+        x, answer = self.make(rng)
+        cut = len(self.phrasings) - self.held_out
+        pool = self.phrasings[cut:] if held_out_phrasing else self.phrasings[:cut]
+        return Example(self.name, rng.choice(pool).format(x=x), answer, held_out_phrasing)
+
+
+def normalized(text: str) -> str:
+    """Lower case, single spaces, no surrounding punctuation: how replies are compared."""
+    return " ".join(text.lower().split()).strip(" .!?,;:'\"")
+
+
+def exact(reply: str, answer: str) -> bool:
+    """The reply is the answer, up to case, spacing and surrounding punctuation."""
+    return normalized(reply) == normalized(answer)
+
+
+def same_names(reply: str, answer: str) -> bool:
+    """The same set of names, in any order, separated by commas or 'and'."""
+
+    def names(text: str) -> set[str]:
+        parts = re.split(r",|\band\b|;", normalized(text))
+        return {p.strip() for p in parts if p.strip()}
+
+    return names(reply) == names(answer)
+
+
+def words_of(text: str, min_len: int = 3, max_len: int = 8) -> list[str]:
+    """The distinct lower-case words of `text` of a given length, sorted (a fixed list for a seed to draw from)."""
+    return sorted({w for w in re.findall(r"[a-z]+", text.lower()) if min_len <= len(w) <= max_len})
+
+
+def people_of(tokens: list[str], tags: list[str]) -> list[str]:
+    """The person entities of an IOB2-tagged sentence, in order."""
+    found: list[list[str]] = []
+    for token, tag in zip(tokens, tags, strict=True):
+        if tag == "B-PER":
+            found.append([token])
+        elif tag == "I-PER" and found:
+            found[-1].append(token)
+    return [" ".join(name) for name in found]
+
+
+def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> list[Family]:
+    """The course's task families: reversing, counting letters, adding, and listing WikiGold's people."""
+    if not words or not sentences:
+        raise ValueError("the families need words (tiny Shakespeare) and tagged sentences (WikiGold)")
+
+    def reverse(rng: random.Random) -> tuple[str, str]:
+        w = rng.choice(words)
+        return w, w[::-1]
+
+    def count(rng: random.Random) -> tuple[str, str]:
+        w = rng.choice(words)
+        return w, str(len(w))
+
+    def add(rng: random.Random) -> tuple[str, str]:
+        a, b = rng.randrange(50), rng.randrange(50)
+        return f"{a} and {b}", str(a + b)
+
+    def people(rng: random.Random) -> tuple[str, str]:
+        tokens, tags = rng.choice(sentences)
+        return " ".join(tokens), ", ".join(people_of(tokens, tags)) or NO_ONE
+
+    return [
+        Family("reverse", ("Reverse the word {x}.", "Spell {x} backwards.", "Write {x} in reverse order.",
+                           "What is {x} read from right to left?"), 1, reverse, exact),
+        Family("count", ("How many letters are in {x}?", "Count the letters of {x}.",
+                         "How long is the word {x}, in letters?", "Give the number of letters in {x}."), 1,
+               count, exact),
+        Family("add", ("Add {x}.", "What is the sum of {x}?", "Compute the total of {x}.",
+                       "Tell me what {x} make together."), 1, add, exact),
+        Family("people", ("List the people named in this sentence: {x}",
+                          "Who are the persons mentioned here? {x}",
+                          "Name every person in the following text: {x}",
+                          f"Which people does this sentence mention (answer {NO_ONE} if there are none)? {{x}}"),
+               1, people, same_names),
+    ]
+
+
+def make_examples(family_list: list[Family], per_family: int, seed: int, held_out_phrasing: bool) -> list[Example]:
+    """`per_family` examples of each family from `seed` (another seed: other examples)."""
+    rng = random.Random(seed)
+    return [f.example(rng, held_out_phrasing) for f in family_list for _ in range(per_family)]
+
+
+def score(family_list: list[Family], examples: list[Example], replies: list[str]) -> dict[str, float]:
+    """The share of correct replies per family."""
+    if len(examples) != len(replies):
+        raise ValueError(f"{len(examples)} examples but {len(replies)} replies")
+    checks = {f.name: f.check for f in family_list}
+    right: dict[str, list[bool]] = {}
+    for example, reply in zip(examples, replies, strict=True):
+        right.setdefault(example.family, []).append(checks[example.family](reply, example.answer))
+    return {name: sum(r) / len(r) for name, r in right.items()}

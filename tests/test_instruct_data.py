@@ -1,0 +1,53 @@
+import random
+
+import pytest
+
+from course_utils import instruct_data as data
+
+WORDS = ["thou", "king", "sword", "crown"]
+SENTENCES = [
+    (["John", "Smith", "met", "Mary", "in", "Paris", "."], ["B-PER", "I-PER", "O", "B-PER", "O", "B-LOC", "O"]),
+    (["It", "rained", "."], ["O", "O", "O"]),
+]
+
+
+def test_every_answer_passes_its_checker_and_phrasings_split():
+    families = data.families(WORDS, SENTENCES)
+    train = data.make_examples(families, 20, seed=0, held_out_phrasing=False)
+    held = data.make_examples(families, 20, seed=1, held_out_phrasing=True)
+    for f in families:
+        cut = len(f.phrasings) - f.held_out
+        train_texts = {e.instruction for e in train if e.family == f.name}
+        assert all(any(p.split("{x}")[0] in t for p in f.phrasings[:cut]) for t in train_texts)
+        held_texts = {e.instruction for e in held if e.family == f.name}
+        assert all(any(p.split("{x}")[0] in t for p in f.phrasings[cut:]) for t in held_texts)
+    assert data.score(families, train, [e.answer for e in train]) == {f.name: 1.0 for f in families}
+    assert data.score(families, held, ["wrong"] * len(held))["add"] == 0.0
+
+
+def test_the_same_seed_makes_the_same_examples():
+    families = data.families(WORDS, SENTENCES)
+    assert data.make_examples(families, 5, 3, False) == data.make_examples(families, 5, 3, False)
+    assert data.make_examples(families, 5, 3, False) != data.make_examples(families, 5, 4, False)
+
+
+def test_checkers():
+    assert data.exact(" Gnik. ", "gnik") and not data.exact("gni", "gnik")
+    assert data.same_names("Mary and John Smith", "John Smith, Mary")
+    assert not data.same_names("John Smith", "John Smith, Mary")
+    assert data.people_of(*SENTENCES[0]) == ["John Smith", "Mary"]
+    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "people")
+    answers = {family.make(random.Random(s))[1] for s in range(20)}
+    assert answers == {"John Smith, Mary", data.NO_ONE}
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="need words"):
+        data.families([], SENTENCES)
+    with pytest.raises(ValueError, match="held_out=0"):
+        data.Family("x", ("a {x}", "b {x}"), 0, lambda r: ("", ""), data.exact)
+    with pytest.raises(ValueError, match="without the input"):
+        data.Family("x", ("a", "b {x}"), 1, lambda r: ("", ""), data.exact)
+    with pytest.raises(ValueError, match="2 examples but 1 replies"):
+        families = data.families(WORDS, SENTENCES)
+        data.score(families, data.make_examples(families[:1], 2, 0, False), ["x"])
