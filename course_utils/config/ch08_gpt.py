@@ -162,12 +162,13 @@ class GPTExpectations(Checked):
     block_conclusion: bool  # the comparison is long enough to say which block is better
 
 
-# max_cache_gap: 4e-6 of the largest logit is ~32 float32 roundings (the 2-core cpu run: 6e-7)
+# max_cache_gap: 1e-5 of the largest logit is ~80 float32 roundings (a 2-core cpu run: 6e-7; another device's
+# kernels sum in another order)
 GPT_EXPECT = Profiles(
-    smoke=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=4e-6, anchor_bound=None, bpe_beats_char=False,
+    smoke=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=1e-5, anchor_bound=None, bpe_beats_char=False,
                           block_conclusion=False),  # 20 steps: mechanics only
     # nanoGPT reports 1.88 for this recipe; 2.0 leaves room for another seed, device and thread count
-    cpu=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=4e-6, anchor_bound=2.0, bpe_beats_char=True,
+    cpu=GPTExpectations(max_logit_gap=1e-4, max_cache_gap=1e-5, anchor_bound=2.0, bpe_beats_char=True,
                         block_conclusion=True),
     # not yet run on a GPU: the results are printed, not asserted; GPT-2's real logits reach about 100 in size,
     # and fp32 rounding grows with them
