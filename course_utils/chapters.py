@@ -93,6 +93,14 @@ CHAPTERS: tuple[Chapter, ...] = (
         "sampling and the KV cache from scratch",
         "08_gpt_from_scratch.ipynb", keeps=("gpt-model",), rehearsed=True,
     ),
+    Chapter(
+        "09", "From a text predictor to an assistant: chat templates, SFT, LoRA on a decoder, DPO",
+        "From a text predictor to an assistant",
+        "instruction data a program checks, a Jinja chat template with reply-only labels, SFT with fair "
+        "ablations (the loss mask, full vs LoRA), forgetting and a learning curve, DPO from scratch checked "
+        "against TRL",
+        "09_assistant.ipynb", needs=("08",), keeps=("assistant-model",), rehearsed=True,
+    ),
 )
 SOLUTIONS = "solutions.ipynb"  # runs with the chapters that need nothing
 

@@ -18,10 +18,12 @@ TEMPLATE = (
 
 
 def add_chat_tokens(tokenizer) -> int:
-    """Give `tokenizer` the role and end-of-turn tokens and the template; returns how many ids were added
-    (resize the model's embeddings by as many: their rows start untrained)."""
-    added = tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
-    tokenizer.chat_template = TEMPLATE
+    """Give `tokenizer` the role and end-of-turn tokens and the template;
+    returns how many ids were added (grow the model's embeddings by as many:
+    their rows start untrained)."""
+    new = {"additional_special_tokens": list(SPECIAL_TOKENS)}
+    added = tokenizer.add_special_tokens(new)  # each one id, never split into bytes
+    tokenizer.chat_template = TEMPLATE  # Jinja: apply_chat_template renders it
     return added
 
 

@@ -203,3 +203,36 @@ def check_kv_cache_bytes(size: Callable) -> None:
     gib = size(32, 4096, 8, 128, 2, 4) / 2**30
     correct("08.3", f"GPT-2 small at 1,024 tokens in fp16: {size(12, 1024, 12, 64, 2, 1) / 2**20:.0f} MiB; a "
                     f"Llama-3-8B-like shape (8 key/value heads), 4 x 4,096 tokens: {gib:.0f} GiB")
+
+
+def check_reply_labels(labels_of: Callable) -> None:
+    """09.1: labels keep the reply and its end-of-turn id, -100 elsewhere (the prompt, what follows)."""
+    ids, end = [5, 6, 7, 8, 9, 2, 4], 2  # a prompt of 3 ids, the reply 8 9, its end 2, a newline 4
+    if not attempted("09.1", labels_of(ids, 3, end)):
+        return
+    assert list(labels_of(ids, 3, end)) == [-100, -100, -100, 8, 9, 2, -100], "reply + end of turn only"
+    assert list(labels_of([1, 2, 3, 2], 1, 2)) == [-100, 2, -100, -100], "an empty reply is still its end"
+    assert list(labels_of([2, 7, 2], 1, 2)) == [-100, 7, 2], "an end id inside the prompt is the prompt's"
+    correct("09.1", "the prompt and everything after the reply's end of turn are -100")
+
+
+def check_dpo_pair_loss(loss: Callable) -> None:
+    """09.2: -log sigmoid(beta ((pc - rc) - (pr - rr))) for one pair."""
+    if not attempted("09.2", loss(-3.0, -5.0, -4.0, -4.0, 0.1)):
+        return
+    for pc, pr, rc, rr, beta in ((-3.0, -5.0, -4.0, -4.0, 0.1), (-10.0, -2.0, -9.0, -2.5, 0.5)):
+        margin = beta * ((pc - rc) - (pr - rr))
+        assert abs(loss(pc, pr, rc, rr, beta) - math.log1p(math.exp(-margin))) < 1e-9
+    assert abs(loss(-1.0, -2.0, -1.0, -2.0, 0.3) - math.log(2)) < 1e-9, "policy = reference: log 2"
+    moved = loss(-3.0, -5.0, -4.0, -4.0, 0.1)
+    correct("09.2", f"{moved:.4f} < log 2 = {math.log(2):.4f}: the policy already prefers the chosen reply")
+
+
+def check_left_pad(pad: Callable) -> None:
+    """09.3: left padding for batched generation: pads first, a mask of 0 over them."""
+    if not attempted("09.3", pad([[1, 2, 3], [4]], 0)):
+        return
+    ids, mask = pad([[1, 2, 3], [4]], 0)
+    assert [list(r) for r in ids] == [[1, 2, 3], [0, 0, 4]], "every prompt ends at the last position"
+    assert [list(r) for r in mask] == [[1, 1, 1], [0, 0, 1]], "the mask hides the pads"
+    correct("09.3", "each prompt's last token sits at the last position: the next token follows it directly")

@@ -160,3 +160,40 @@ class GPTSummary:
                 f"{profile!r}: {rerun}, or set COURSE_PROFILE={summary.profile} to study that model"
             )
         return summary
+
+
+@dataclass(frozen=True)
+class AssistantSummary:
+    """Chapter 09's instruction-tuned GPT as chapter 10 reads it: where it came from, how it was tuned, and its
+    test exact match per task family."""
+
+    profile: str  # the profile chapter 09 ran in
+    decoder: str  # the base model it was tuned from (resources.resolve("decoder").location)
+    families: tuple[str, ...]  # the task families it was tuned on (course_utils.instruct_data)
+    train_per_family: int
+    steps: int
+    lr: float  # chosen on dev
+    seed: int
+    seconds: float  # training wall time
+    device: str
+    test_exact: dict[str, float]  # family -> exact-match share on test (trained and held-out phrasings)
+
+    FILE = "assistant_summary.json"  # beside the model and tokenizer chapter 09 saves
+    LAYOUT = 1
+    CHAPTER = "notebooks/09_assistant.ipynb"
+
+    def save(self, directory: Path) -> Path:
+        """Write the record into `directory`, with its layout number."""
+        return save_record(self, directory)
+
+    @classmethod
+    def load(cls, directory: Path, profile: str | None = None) -> AssistantSummary:
+        """Read the record; with `profile`, it must come from that profile."""
+        raw, _, rerun = read_record(cls, Path(directory), "chapter 09's model summary")
+        summary = cls(**{**raw, "families": tuple(raw["families"])})
+        if profile is not None and summary.profile != profile:
+            raise HandoverError(
+                f"the assistant in {directory} was tuned in the {summary.profile!r} profile, and this is "
+                f"{profile!r}: {rerun}, or set COURSE_PROFILE={summary.profile} to study that model"
+            )
+        return summary

@@ -42,12 +42,12 @@ class Family:
         if missing:
             raise ValueError(f"{self.name}: phrasings without the input's place {{x}}: {missing}")
 
-    def example(self, rng: random.Random, held_out_phrasing: bool) -> Example:
-        """One example, phrased with a trained or a held-out phrasing."""
+    def example(self, rng: random.Random, held_out_phrasing: bool, wording: random.Random | None = None) -> Example:
+        """One example, phrased with a trained or a held-out phrasing (chosen by `wording`, else by `rng`)."""
         x, answer = self.make(rng)
         cut = len(self.phrasings) - self.held_out
         pool = self.phrasings[cut:] if held_out_phrasing else self.phrasings[:cut]
-        return Example(self.name, rng.choice(pool).format(x=x), answer, held_out_phrasing)
+        return Example(self.name, (wording or rng).choice(pool).format(x=x), answer, held_out_phrasing)
 
 
 def normalized(text: str) -> str:
@@ -86,6 +86,25 @@ def people_of(tokens: list[str], tags: list[str]) -> list[str]:
     return [" ".join(name) for name in found]
 
 
+def windows(tokens: list[str], tags: list[str], max_words: int) -> list[tuple[list[str], list[str]]]:
+    """A tagged sentence cut into consecutive pieces of at most `max_words` words, never inside an entity (a
+    short model's context holds a piece where it may not hold the sentence); an entity longer than
+    `max_words` gets a piece of its own."""
+    if max_words < 1:
+        raise ValueError(f"max_words={max_words} must be at least 1")
+    pieces: list[tuple[list[str], list[str]]] = []
+    start = 0
+    while start < len(tokens):
+        end = min(start + max_words, len(tokens))
+        while end < len(tokens) and tags[end].startswith("I-") and end > start + 1:
+            end -= 1  # do not cut an entity: end the piece before it
+        while end < len(tokens) and tags[end].startswith("I-"):
+            end += 1  # the entity alone is longer than max_words: keep it whole
+        pieces.append((tokens[start:end], tags[start:end]))
+        start = end
+    return pieces
+
+
 def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> list[Family]:
     """The course's task families: reversing, counting letters, adding, and listing WikiGold's people."""
     if not words or not sentences:
@@ -100,11 +119,16 @@ def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> 
         return w, str(len(w))
 
     def add(rng: random.Random) -> tuple[str, str]:
-        a, b = rng.randrange(50), rng.randrange(50)
+        a, b = rng.randrange(10), rng.randrange(10)  # one digit each: 100 sums a small model can hold
         return f"{a} and {b}", str(a + b)
 
+    named = [s for s in sentences if people_of(*s)]
+    unnamed = [s for s in sentences if not people_of(*s)]
+    if not named or not unnamed:
+        raise ValueError("the people family needs sentences with a person and sentences without one")
+
     def people(rng: random.Random) -> tuple[str, str]:
-        tokens, tags = rng.choice(sentences)
+        tokens, tags = rng.choice(named if rng.random() < 0.5 else unnamed)  # half name someone
         return " ".join(tokens), ", ".join(people_of(tokens, tags)) or NO_ONE
 
     return [
@@ -123,10 +147,24 @@ def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> 
     ]
 
 
+def well_formed(family: str, reply: str) -> bool:
+    """The reply has the answer's form, right or wrong: one word (reverse), a whole number (count, add), or
+    names or "none" (people). What a model learns first from instruction data is the form."""
+    text = normalized(reply)
+    if family == "reverse":
+        return bool(re.fullmatch(r"[a-z]+", text))
+    if family in ("count", "add"):
+        return bool(re.fullmatch(r"\d+", text))
+    if family == "people":
+        return text == NO_ONE or (bool(text) and all(p.strip() for p in re.split(r",|\band\b", text)))
+    raise ValueError(f"no form is known for the family {family!r}")
+
+
 def make_examples(family_list: list[Family], per_family: int, seed: int, held_out_phrasing: bool) -> list[Example]:
-    """`per_family` examples of each family from `seed` (another seed: other examples)."""
-    rng = random.Random(seed)
-    return [f.example(rng, held_out_phrasing) for f in family_list for _ in range(per_family)]
+    """`per_family` examples of each family from `seed` (another seed: other examples). The inputs depend on
+    the seed only: the same seed with trained and with held-out phrasings asks the same questions."""
+    rng, wording = random.Random(seed), random.Random(f"{seed}-wording")
+    return [f.example(rng, held_out_phrasing, wording) for f in family_list for _ in range(per_family)]
 
 
 def score(family_list: list[Family], examples: list[Example], replies: list[str]) -> dict[str, float]:

@@ -69,6 +69,19 @@ def score(runs: list[torch.Tensor], resamples: int = 2000, level: float = 0.95, 
     return Score(float(f1s.mean()), sd, low, high, len(runs))
 
 
+def share_score(correct: torch.Tensor, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Score:
+    """(examples, seeds) 0/1 outcomes -> the mean share correct over seeds, their sd, and a bootstrap interval
+    of the seed-mean over resampled examples (the same draw for every seed)."""
+    if correct.ndim != 2 or 0 in correct.shape:
+        raise ValueError(f"correct must be an (examples, seeds) table, got shape {tuple(correct.shape)}")
+    per_seed = correct.double().mean(dim=0)  # (seeds,)
+    picks = torch.randint(len(correct), (resamples, len(correct)), generator=torch.Generator().manual_seed(seed))
+    resampled = correct.double().mean(dim=1)[picks].mean(dim=1)  # (resamples,)
+    low, high = percentile_interval(resampled, level)
+    sd = float(per_seed.std()) if len(per_seed) > 1 else math.nan
+    return Score(float(per_seed.mean()), sd, low, high, len(per_seed))
+
+
 def difference(
     runs_a: list[torch.Tensor], runs_b: list[torch.Tensor], resamples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float, float]:

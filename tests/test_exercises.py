@@ -1,5 +1,7 @@
 """The exercises' self-checks: a stub is 'not attempted', a wrong answer fails (the solutions page passes them)."""
 
+import math
+
 import pytest
 import torch
 
@@ -18,6 +20,9 @@ STUB_CHECKS = [
     (exercises.check_sliding_window_keep, lambda n, window: None),
     (exercises.check_bits_per_char, lambda nats, rate: None),
     (exercises.check_kv_cache_bytes, lambda layers, tokens, kv, d, b, batch: None),
+    (exercises.check_reply_labels, lambda ids, prompt_length, end: None),
+    (exercises.check_dpo_pair_loss, lambda pc, pr, rc, rr, beta: None),
+    (exercises.check_left_pad, lambda prompts, pad: None),
 ]
 
 WRONG_ANSWERS = [
@@ -33,6 +38,10 @@ WRONG_ANSWERS = [
     (exercises.check_sliding_window_keep, lambda n, window: torch.ones(n, n, dtype=torch.bool).tril()),  # no window
     (exercises.check_bits_per_char, lambda nats, rate: nats * rate),  # nats, not bits
     (exercises.check_kv_cache_bytes, lambda layers, tokens, kv, d, b, batch: layers * tokens * kv * d * b * batch),
+    (exercises.check_reply_labels, lambda ids, n, end: [-100] * n + ids[n:]),  # keeps what follows the end
+    (exercises.check_dpo_pair_loss, lambda pc, pr, rc, rr, beta: -math.log(1 / (1 + math.exp(-(pc - pr))))),  # no ref
+    (exercises.check_left_pad, lambda prompts, pad: (  # pads on the right
+        [list(p) + [pad] * (3 - len(p)) for p in prompts], [[1] * len(p) + [0] * (3 - len(p)) for p in prompts])),
 ]
 
 

@@ -27,3 +27,16 @@ def test_bad_input_a_summary_from_another_profile_or_layout_is_refused_by_name(t
     path.write_text("{")
     with pytest.raises(HandoverError, match="is damaged"):
         GPTSummary.load(tmp_path)
+
+
+def test_assistant_summary_round_trip_and_refusal(tmp_path):
+    from course_utils.handover import AssistantSummary
+
+    record = AssistantSummary(
+        profile="cpu", decoder="artifacts/cpu/gpt-model", families=("reverse", "count"), train_per_family=500,
+        steps=500, lr=3e-3, seed=0, seconds=40.0, device="cpu", test_exact={"reverse": 0.0, "count": 0.4},
+    )
+    record.save(tmp_path)
+    assert AssistantSummary.load(tmp_path, profile="cpu") == record
+    with pytest.raises(HandoverError, match="tuned in the 'cpu' profile, and this is 'full'.*notebooks/09"):
+        AssistantSummary.load(tmp_path, profile="full")

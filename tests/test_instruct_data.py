@@ -51,3 +51,42 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="2 examples but 1 replies"):
         families = data.families(WORDS, SENTENCES)
         data.score(families, data.make_examples(families[:1], 2, 0, False), ["x"])
+
+
+def test_windows_never_cut_an_entity_and_keep_every_word():
+    tokens = "John Smith met Mary Ann Lee in New York City on Monday with Bob".split()
+    tags = ["B-PER", "I-PER", "O", "B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-LOC", "O", "O", "O", "B-PER"]
+    pieces = data.windows(tokens, tags, 4)
+    assert [w for piece, _ in pieces for w in piece] == tokens  # nothing dropped, nothing repeated
+    assert all(not piece_tags[0].startswith("I-") for _, piece_tags in pieces)
+    assert all(len(piece) <= 4 for piece, _ in pieces)
+    long_name = data.windows(["Ann", "Mary", "Lee", "Smith"], ["B-PER", "I-PER", "I-PER", "I-PER"], 2)
+    assert long_name == [(["Ann", "Mary", "Lee", "Smith"], ["B-PER", "I-PER", "I-PER", "I-PER"])]
+    with pytest.raises(ValueError, match="max_words=0"):
+        data.windows(tokens, tags, 0)
+
+
+def test_half_of_the_people_questions_name_someone():
+    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "people")
+    answers = [family.make(random.Random(s))[1] for s in range(400)]
+    assert 0.4 < sum(a != data.NO_ONE for a in answers) / len(answers) < 0.6
+    with pytest.raises(ValueError, match="with a person and sentences without"):
+        data.families(WORDS, SENTENCES[:1])
+
+
+def test_well_formed_is_the_answers_form_right_or_wrong():
+    assert data.well_formed("reverse", "Gnik.") and not data.well_formed("reverse", "gn ik")
+    assert data.well_formed("count", "7") and not data.well_formed("count", "seven")
+    assert data.well_formed("add", " 12 ") and not data.well_formed("add", "12 and")
+    assert data.well_formed("people", "none") and data.well_formed("people", "Ann, Bob and Eve")
+    assert not data.well_formed("people", "") and not data.well_formed("people", "Ann,, Bob")
+    with pytest.raises(ValueError, match="no form is known"):
+        data.well_formed("poetry", "x")
+
+
+def test_one_seed_asks_the_same_questions_in_both_kinds_of_phrasing():
+    families = data.families(WORDS, SENTENCES)
+    trained = data.make_examples(families, 10, 7, held_out_phrasing=False)
+    held = data.make_examples(families, 10, 7, held_out_phrasing=True)
+    assert [e.answer for e in trained] == [e.answer for e in held]
+    assert all(a.instruction != b.instruction for a, b in zip(trained, held, strict=True))

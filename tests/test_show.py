@@ -11,6 +11,7 @@ from IPython.display import Code
 from course_utils import (
     attention,
     bert,
+    chat,
     continual,
     distill,
     distributed,
@@ -30,6 +31,7 @@ from course_utils import (
     nsp,
     quant,
     service_app,
+    sft,
     show,
     tagging,
     train,
@@ -44,6 +46,8 @@ MODULES = {  # the name a chapter uses for each module it shows code from
     "train": train,
     "gpt": gpt,
     "pretrain": pretrain,  # shown as show(pretrain): the function itself
+    "chat": chat,
+    "sft": sft,
 }
 
 

@@ -150,3 +150,15 @@ def test_paired_t_interval_is_the_one_sample_t_interval_of_the_differences():
     assert low < mean < high
     with pytest.raises(ValueError, match="same k >= 2"):
         stats.paired_t_interval([1.0], [2.0])
+
+
+def test_share_score_is_the_seed_mean_with_an_interval_over_examples():
+    g = torch.Generator().manual_seed(0)
+    correct = (torch.rand(400, 3, generator=g) < torch.tensor([0.3, 0.4, 0.5])).int()
+    s = stats.share_score(correct, resamples=500)
+    per_seed = correct.float().mean(0)
+    assert s.mean == pytest.approx(float(per_seed.mean())) and s.sd == pytest.approx(float(per_seed.std()))
+    assert s.low < s.mean < s.high and s.high - s.low < 0.1
+    assert math.isnan(stats.share_score(correct[:, :1], resamples=100).sd)
+    with pytest.raises(ValueError, match="examples, seeds"):
+        stats.share_score(torch.ones(5))

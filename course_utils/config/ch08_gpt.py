@@ -65,7 +65,8 @@ class GPTConfig(Checked):
     kv_repeats: int = at_least(1)  # timed runs per point (the best is kept)
 
 
-SMOKE_CHAR = Recipe(layers=1, heads=2, width=32, context=16, batch_size=4, max_iters=20, lr=1e-3, min_lr_ratio=0.1,
+# context 128: chapter 09's chat prompts (an instruction and 6 words of WikiGold) must fit the hand-over
+SMOKE_CHAR = Recipe(layers=1, heads=2, width=32, context=128, batch_size=4, max_iters=20, lr=1e-3, min_lr_ratio=0.1,
                     warmup=2, dropout=0.0, adam_beta2=0.99, weight_decay=0.1, eval_every=10, keep_best=False)
 # nanoGPT's README, "baby GPT" on a MacBook CPU: 4 layers, 4 heads, width 128, context 64, batch 12, 2,000 iters,
 # lr 1e-3 decaying to 1e-4, warmup 100, dropout 0, beta2 0.99, weight decay 0.1 -> validation loss 1.88
