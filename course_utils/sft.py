@@ -210,3 +210,29 @@ def train_new_rows(model: GPT, first_new: int) -> int:
     table.requires_grad_(True)
     table.register_hook(lambda grad: grad * keep)  # (vocab, width): old rows' gradient zeroed
     return (table.shape[0] - first_new) * table.shape[1]
+
+
+@torch.no_grad()
+def hf_replies(
+    model, tokenizer, examples: Sequence[Example], max_new: int, batch: int = 64
+) -> tuple[list[str], list[bool]]:
+    """Greedy replies through `transformers`' generate: prompts padded on the left (with an attention mask),
+    so that every prompt ends at the last position and the reply follows it; stops at the end of turn."""
+    end, pad_id = tokenizer.convert_tokens_to_ids(END_OF_TURN), tokenizer.pad_token_id
+    if pad_id is None or pad_id == end:
+        raise ValueError("give the tokenizer a pad token of its own (not the end-of-turn token)")
+    device, positions = next(model.parameters()).device, model.config.n_positions
+    texts, ended = [], []
+    for start in range(0, len(examples), batch):
+        prompts = [prompt_ids(tokenizer, e.instruction) for e in examples[start : start + batch]]
+        width = max(map(len, prompts))
+        ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        new = min(max_new, positions + 1 - width)  # the last new token is never fed back
+        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new, do_sample=False,
+                             eos_token_id=end, pad_token_id=pad_id)
+        for row in out[:, width:].tolist():
+            finished = end in row
+            texts.append(tokenizer.decode(row[: row.index(end)] if finished else row, skip_special_tokens=True).strip())
+            ended.append(finished)
+    return texts, ended

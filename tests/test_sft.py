@@ -93,3 +93,17 @@ def test_train_new_rows_leaves_the_old_rows_as_they_are():
     sft.finetune(model, [sft.encode(fast, EXAMPLE, context=64)] * 4, loop, 4, 0, torch.device("cpu"), progress=False)
     assert torch.equal(model.tokens.weight[:first_new], before[:first_new])
     assert not torch.equal(model.tokens.weight[first_new:], before[first_new:])
+
+
+def test_generate_with_left_padding_gives_the_batched_replies():
+    fast = tokenizer()
+    fast.pad_token = fast.eos_token
+    model = tiny_gpt(len(fast), seed=4)
+    hf = gpt.to_gpt2(model).eval()
+    examples = [Example("reverse", f"Reverse the word {w}.", "", False) for w in ("king", "east", "it", "soft")]
+    ours, _ = sft.replies(model, fast, examples, max_new=5, progress=False)
+    theirs, _ = sft.hf_replies(hf, fast, examples, max_new=5, batch=4)  # prompts of 3 lengths in one batch
+    assert theirs == ours
+    fast.pad_token = chat.END_OF_TURN
+    with pytest.raises(ValueError, match="pad token of its own"):
+        sft.hf_replies(hf, fast, examples, max_new=5)
