@@ -107,13 +107,11 @@ def encode_pair(tokenizer, pair: PreferencePair, context: int) -> dict[str, list
 def pad_pairs(rows: list[dict], pad_id: int = 0) -> dict[str, torch.Tensor]:
     """One batch of 2 x pairs sequences, chosen first then rejected, right-padded (labels IGNORE_INDEX);
     the reference's log-probabilities ride along when the rows have them."""
-    seqs = [r["chosen_ids"] for r in rows] + [r["rejected_ids"] for r in rows]
-    labs = [r["chosen_labels"] for r in rows] + [r["rejected_labels"] for r in rows]
-    width = max(map(len, seqs))
-    ids = torch.full((len(seqs), width), pad_id)
-    labels = torch.full((len(seqs), width), IGNORE_INDEX)
-    for i, (s, lab) in enumerate(zip(seqs, labs, strict=True)):
-        ids[i, : len(s)], labels[i, : len(lab)] = torch.tensor(s), torch.tensor(lab)
+    from course_utils.sft import pad
+
+    sides = [(f"{side}_ids", f"{side}_labels") for side in ("chosen", "rejected")]
+    padded = pad([{"input_ids": r[i], "labels": r[lab]} for i, lab in sides for r in rows], pad_id)
+    ids, labels = padded["input_ids"], padded["labels"]
     batch = {"pair_ids": ids, "pair_labels": labels}  # (2 x pairs, width) each
     if "ref_chosen" in rows[0]:
         batch["ref"] = torch.tensor([r["ref_chosen"] for r in rows] + [r["ref_rejected"] for r in rows])

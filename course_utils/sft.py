@@ -119,15 +119,8 @@ def reply(model: GPT, tokenizer, instruction: str, max_new: int) -> str:
     room = model.shape.context + 1 - len(prompt)  # the last new token is never fed back
     if room < 1:
         raise ValueError(f"the prompt is {len(prompt)} tokens: no room left in the context of {model.shape.context}")
-    device = next(model.parameters()).device
-    cache, step, out = KVCache(model.shape.layers), torch.tensor([prompt], device=device), []
-    for _ in range(min(max_new, room)):
-        token = int(model(step, cache)[0, -1].argmax())  # greedy: the most likely next token
-        if token == end:
-            break
-        out.append(token)
-        step = torch.tensor([[token]], device=device)
-    return tokenizer.decode(out, skip_special_tokens=True).strip()
+    (ids,), _ = greedy_batch(model, [prompt], max_new, end)
+    return tokenizer.decode(ids, skip_special_tokens=True).strip()
 
 
 @torch.no_grad()
