@@ -97,9 +97,9 @@ CHAPTERS: tuple[Chapter, ...] = (
         "09", "From a text predictor to an assistant: chat templates, SFT, LoRA on a decoder, DPO",
         "From a text predictor to an assistant",
         "instruction data a program checks, a Jinja chat template with reply-only labels, SFT with fair "
-        "ablations (the loss mask, full vs LoRA), forgetting and a learning curve, DPO from scratch checked "
-        "against TRL",
-        "09_assistant.ipynb", needs=("08",), keeps=("assistant-model",), rehearsed=True,
+        "ablations (the loss mask, full vs LoRA), forgetting and a learning curve, generative NER beside "
+        "chapter 04's tagger, DPO from scratch checked against TRL",
+        "09_assistant.ipynb", needs=("04", "08"), keeps=("assistant-model",), rehearsed=True,
     ),
 )
 SOLUTIONS = "solutions.ipynb"  # runs with the chapters that need nothing
@@ -151,7 +151,8 @@ def readme_table() -> str:
     """The README's chapter table."""
     rows = ["| # | chapter | notebook |", "|---|---|---|"]
     for c in CHAPTERS:
-        reads = f" (reads what chapter {' and '.join(c.needs)} saved)" if c.needs else ""
+        which = f"chapter {c.needs[0]}" if len(c.needs) == 1 else f"chapters {' and '.join(c.needs)}"
+        reads = f" (reads what {which} saved)" if c.needs else ""
         rows.append(f"| {c.number} | {c.title} | `{c.path}`{reads} |")
     return "\n".join(rows)
 

@@ -2,7 +2,7 @@
 
 Each family makes (input, answer) pairs from a seeded generator and has several phrasings of its instruction;
 some phrasings are held out, so that an evaluation can tell a learned task from a learned wording. Nothing is
-downloaded: the words come from tiny Shakespeare, the names from WikiGold (chapter 04's data).
+downloaded: the words come from tiny Shakespeare, the entities from chapter 04's NER data (WikiGold offline).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-NO_ONE = "none"  # the answer of the people family when a sentence names no person
+from course_utils import generative_ner
 
 
 @dataclass(frozen=True)
@@ -60,30 +60,12 @@ def exact(reply: str, answer: str) -> bool:
     return normalized(reply) == normalized(answer)
 
 
-def same_names(reply: str, answer: str) -> bool:
-    """The same set of names, in any order, separated by commas or 'and'."""
-
-    def names(text: str) -> set[str]:
-        parts = re.split(r",|\band\b|;", normalized(text))
-        return {p.strip() for p in parts if p.strip()}
-
-    return names(reply) == names(answer)
-
-
 def words_of(text: str, min_len: int = 3, max_len: int = 8) -> list[str]:
     """The distinct lower-case words of `text` of a given length, sorted (a fixed list for a seed to draw from)."""
     return sorted({w for w in re.findall(r"[a-z]+", text.lower()) if min_len <= len(w) <= max_len})
 
 
-def people_of(tokens: list[str], tags: list[str]) -> list[str]:
-    """The person entities of an IOB2-tagged sentence, in order."""
-    found: list[list[str]] = []
-    for token, tag in zip(tokens, tags, strict=True):
-        if tag == "B-PER":
-            found.append([token])
-        elif tag == "I-PER" and found:
-            found[-1].append(token)
-    return [" ".join(name) for name in found]
+ENTITY_QUESTION = "Entities in: {x}"  # a trained phrasing, and the generative NER test's (short: contexts are)
 
 
 def windows(tokens: list[str], tags: list[str], max_words: int) -> list[tuple[list[str], list[str]]]:
@@ -106,9 +88,9 @@ def windows(tokens: list[str], tags: list[str], max_words: int) -> list[tuple[li
 
 
 def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> list[Family]:
-    """The course's task families: reversing, counting letters, adding, and listing WikiGold's people."""
+    """The course's task families: reversing, counting letters, adding, and listing a sentence's entities."""
     if not words or not sentences:
-        raise ValueError("the families need words (tiny Shakespeare) and tagged sentences (WikiGold)")
+        raise ValueError("the families need words (tiny Shakespeare) and tagged sentences (chapter 04's data)")
 
     def reverse(rng: random.Random) -> tuple[str, str]:
         w = rng.choice(words)
@@ -122,14 +104,14 @@ def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> 
         a, b = rng.randrange(10), rng.randrange(10)  # one digit each: 100 sums a small model can hold
         return f"{a} and {b}", str(a + b)
 
-    named = [s for s in sentences if people_of(*s)]
-    unnamed = [s for s in sentences if not people_of(*s)]
+    named = [s for s in sentences if generative_ner.entities_of(*s)]
+    unnamed = [s for s in sentences if not generative_ner.entities_of(*s)]
     if not named or not unnamed:
-        raise ValueError("the people family needs sentences with a person and sentences without one")
+        raise ValueError("the entities family needs sentences with an entity and sentences without one")
 
-    def people(rng: random.Random) -> tuple[str, str]:
-        tokens, tags = rng.choice(named if rng.random() < 0.5 else unnamed)  # half name someone
-        return " ".join(tokens), ", ".join(people_of(tokens, tags)) or NO_ONE
+    def entities(rng: random.Random) -> tuple[str, str]:
+        tokens, tags = rng.choice(named if rng.random() < 0.5 else unnamed)  # half name something
+        return " ".join(tokens), generative_ner.answer(tokens, tags)
 
     return [
         Family("reverse", ("Reverse the word {x}.", "Spell {x} backwards.", "Write {x} in reverse order.",
@@ -139,24 +121,22 @@ def families(words: list[str], sentences: list[tuple[list[str], list[str]]]) -> 
                count, exact),
         Family("add", ("Add {x}.", "What is the sum of {x}?", "Compute the total of {x}.",
                        "Tell me what {x} make together."), 1, add, exact),
-        Family("people", ("List the people named in this sentence: {x}",
-                          "Who are the persons mentioned here? {x}",
-                          "Name every person in the following text: {x}",
-                          f"Which people does this sentence mention (answer {NO_ONE} if there are none)? {{x}}"),
-               1, people, same_names),
+        Family("entities", (ENTITY_QUESTION, "Tag the names in: {x}", "Names and their types: {x}",
+                            "Which names, of which types, are in: {x}"),
+               1, entities, generative_ner.same_entities),
     ]
 
 
 def well_formed(family: str, reply: str) -> bool:
     """The reply has the answer's form, right or wrong: one word (reverse), a whole number (count, add), or
-    names or "none" (people). What a model learns first from instruction data is the form."""
+    typed names or "none" (entities). What a model learns first from instruction data is the form."""
     text = normalized(reply)
     if family == "reverse":
         return bool(re.fullmatch(r"[a-z]+", text))
     if family in ("count", "add"):
         return bool(re.fullmatch(r"\d+", text))
-    if family == "people":
-        return text == NO_ONE or (bool(text) and all(p.strip() for p in re.split(r",|\band\b", text)))
+    if family == "entities":
+        return generative_ner.well_formed(reply)
     raise ValueError(f"no form is known for the family {family!r}")
 
 

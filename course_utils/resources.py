@@ -33,6 +33,9 @@ FULL_DECODER = "openai-community/gpt2"
 # openai-community/gpt2 (= gpt2) at the commit public projects cache ("models--openai-community--gpt2/snapshots/...");
 # likewise taken from their code, not checked against the Hub
 FULL_DECODER_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"
+FULL_CHAT_BASE = "HuggingFaceTB/SmolLM2-135M"  # the base model, not -Instruct: chapter 09 tunes it
+# SmolLM2-135M at the commit two public projects pin in their code; not checked against the Hub
+FULL_CHAT_BASE_REVISION = "93efa2f097d58c2a74874c7e644dbc9b0cee75a2"
 # CoNLL-2003 as parquet: the Hub's own conversion (branch refs/convert/parquet) of the canonical repository,
 # whose main branch is a loading script that `datasets` >= 4 refuses to run.
 FULL_NER_DATASET = "eriktks/conll2003"
@@ -131,6 +134,16 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
         full=HubSource(FULL_DECODER, FULL_DECODER_REVISION, "model", tuple(DECODER_FILES), "GPT-2",
                        "GPT-2 (124M parameters) from the Hugging Face Hub"),
         layout=_MODEL_LAYOUT, override="COURSE_DECODER",
+        override_help="a local folder (config.json, weights, tokenizer) or a Hub model id", is_model=True,
+    ),
+    ResourceKind(
+        "chat-base", "the base model of chapter 09's library arm",
+        chapters=("09",),
+        offline=LocalSource("artifact", "GPT (chapter 08)", path="gpt-model", chapter="08",
+                            description="chapter 08's GPT, as transformers' GPT-2"),
+        full=HubSource(FULL_CHAT_BASE, FULL_CHAT_BASE_REVISION, "model", tuple(DECODER_FILES), "SmolLM2-135M",
+                       "SmolLM2-135M (a Llama-style decoder, 135M parameters) from the Hugging Face Hub"),
+        layout=_MODEL_LAYOUT, override="COURSE_CHAT_BASE",
         override_help="a local folder (config.json, weights, tokenizer) or a Hub model id", is_model=True,
     ),
     ResourceKind(

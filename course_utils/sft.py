@@ -206,6 +206,31 @@ def train_new_rows(model: GPT, first_new: int) -> int:
 
 
 @torch.no_grad()
+def hf_with_vocab(model, first_new: int, size: int):
+    """A `transformers` decoder with rows for `size` token ids, rows `first_new`... (input and, if untied, output)
+    at the mean of the rows before them, as `with_vocab` grows the course's GPT; rows already there are reused."""
+    if not 0 < first_new <= size:
+        raise ValueError(f"first_new={first_new} and size={size}: the new ids must follow old ones")
+    if size > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(size, mean_resizing=False)
+    tables = {id(t): t for t in (model.get_input_embeddings().weight, model.get_output_embeddings().weight)}
+    for table in tables.values():  # one table when tied
+        table[first_new:size] = table[:first_new].mean(0)
+    return model
+
+
+def library_lora_config(model, r: int, alpha: float, train_rows: bool = True):
+    """`peft`'s LoRA on every linear layer of a `transformers` decoder (its output layer aside); with
+    `train_rows`, the embedding and output layer also train whole, as untied copies (the chat tokens' rows)."""
+    from peft import LoraConfig
+
+    names = {module: name.rsplit(".", 1)[-1] for name, module in model.named_modules()}
+    kept = [names[model.get_input_embeddings()], names[model.get_output_embeddings()]] if train_rows else None
+    return LoraConfig(r=r, lora_alpha=alpha, target_modules="all-linear", lora_dropout=0.0, modules_to_save=kept,
+                      fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2's Conv1D stores W transposed
+
+
+@torch.no_grad()
 def hf_replies(
     model, tokenizer, examples: Sequence[Example], max_new: int, batch: int = 64
 ) -> tuple[list[str], list[bool]]:
@@ -214,7 +239,9 @@ def hf_replies(
     end, pad_id = tokenizer.convert_tokens_to_ids(END_OF_TURN), tokenizer.pad_token_id
     if pad_id is None or pad_id == end:
         raise ValueError("give the tokenizer a pad token of its own (not the end-of-turn token)")
-    device, positions = next(model.parameters()).device, model.config.n_positions
+    config = model.config
+    device = next(model.parameters()).device
+    positions = getattr(config, "n_positions", None) or config.max_position_embeddings  # GPT-2's name, or Llama's
     texts, ended = [], []
     for start in range(0, len(examples), batch):
         prompts = [prompt_ids(tokenizer, e.instruction) for e in examples[start : start + batch]]

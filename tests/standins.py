@@ -5,8 +5,9 @@
 writes FOLDER/tiny-bert-cased (a BERT with random weights and a cased WordPiece vocabulary, in the
 files `bert-base-cased` ships) and FOLDER/conll2003 (WikiGold as parquet in the layout and features
 of CoNLL-2003's parquet copy on the Hub: conll2003/{train,validation,test}/0000.parquet) and
-FOLDER/tiny-gpt2 (a GPT2LMHeadModel with random weights and a byte-level BPE tokenizer). Point
-COURSE_ENCODER, COURSE_NER_DATA and COURSE_DECODER at them with COURSE_PROFILE=full: `make rehearse-full` does.
+FOLDER/tiny-gpt2 (a GPT2LMHeadModel with random weights and a byte-level BPE tokenizer) and FOLDER/tiny-llama
+(a LlamaForCausalLM shaped like SmolLM2, likewise). Point COURSE_ENCODER, COURSE_NER_DATA, COURSE_DECODER and
+COURSE_CHAT_BASE at them with COURSE_PROFILE=full: `make rehearse-full` does.
 """
 
 from __future__ import annotations
@@ -96,12 +97,37 @@ def write_tiny_gpt2(folder: Path, vocab_size: int = 300, seed: int = 0) -> Path:
     return folder
 
 
+def write_tiny_llama(folder: Path, vocab_size: int = 300, seed: int = 0) -> Path:
+    """A 2-layer LlamaForCausalLM (SmolLM2's architecture: grouped-query attention, tied embedding) with random
+    weights and a byte-level BPE tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from course_utils import bpe, gpt
+    from course_utils.resources import verified_data_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    merges = bpe.train(verified_data_file("text").read_text(encoding="utf-8")[:50_000], vocab_size - 1)
+    tokenizer = bpe.to_transformers(merges, context=128)
+    tokenizer.save_pretrained(folder)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(seed)
+    model = gpt.randomize_vectors(LlamaForCausalLM(config), seed=seed)  # norm gains seen
+    model.save_pretrained(folder)
+    return folder
+
+
 def build(folder: Path) -> dict[str, Path]:
-    """Every stand-in under `folder`: {'COURSE_ENCODER': ..., 'COURSE_NER_DATA': ..., 'COURSE_DECODER': ...}."""
+    """Every stand-in under `folder`: {'COURSE_ENCODER': ..., 'COURSE_NER_DATA': ..., 'COURSE_DECODER': ...,
+    'COURSE_CHAT_BASE': ...}."""
     return {
         "COURSE_ENCODER": write_tiny_cased_bert(folder / "tiny-bert-cased"),
         "COURSE_NER_DATA": write_conll_parquet(folder / "conll2003"),
         "COURSE_DECODER": write_tiny_gpt2(folder / "tiny-gpt2"),
+        "COURSE_CHAT_BASE": write_tiny_llama(folder / "tiny-llama"),
     }
 
 

@@ -2,6 +2,7 @@ import random
 
 import pytest
 
+from course_utils import generative_ner as gen
 from course_utils import instruct_data as data
 
 WORDS = ["thou", "king", "sword", "crown"]
@@ -33,12 +34,11 @@ def test_the_same_seed_makes_the_same_examples():
 
 def test_checkers():
     assert data.exact(" Gnik. ", "gnik") and not data.exact("gni", "gnik")
-    assert data.same_names("Mary and John Smith", "John Smith, Mary")
-    assert not data.same_names("John Smith", "John Smith, Mary")
-    assert data.people_of(*SENTENCES[0]) == ["John Smith", "Mary"]
-    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "people")
+    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "entities")
     answers = {family.make(random.Random(s))[1] for s in range(20)}
-    assert answers == {"John Smith, Mary", data.NO_ONE}
+    assert answers == {"John Smith (PER); Mary (PER); Paris (LOC)", gen.NONE}
+    assert family.check("Paris (LOC); John Smith (PER); Mary (PER)", "John Smith (PER); Mary (PER); Paris (LOC)")
+    assert not family.check("John Smith (PER); Mary (PER)", "John Smith (PER); Mary (PER); Paris (LOC)")
 
 
 def test_bad_input_is_named():
@@ -66,11 +66,11 @@ def test_windows_never_cut_an_entity_and_keep_every_word():
         data.windows(tokens, tags, 0)
 
 
-def test_half_of_the_people_questions_name_someone():
-    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "people")
+def test_half_of_the_entity_questions_name_something():
+    family = next(f for f in data.families(WORDS, SENTENCES) if f.name == "entities")
     answers = [family.make(random.Random(s))[1] for s in range(400)]
-    assert 0.4 < sum(a != data.NO_ONE for a in answers) / len(answers) < 0.6
-    with pytest.raises(ValueError, match="with a person and sentences without"):
+    assert 0.4 < sum(a != gen.NONE for a in answers) / len(answers) < 0.6
+    with pytest.raises(ValueError, match="with an entity and sentences without"):
         data.families(WORDS, SENTENCES[:1])
 
 
@@ -78,8 +78,8 @@ def test_well_formed_is_the_answers_form_right_or_wrong():
     assert data.well_formed("reverse", "Gnik.") and not data.well_formed("reverse", "gn ik")
     assert data.well_formed("count", "7") and not data.well_formed("count", "seven")
     assert data.well_formed("add", " 12 ") and not data.well_formed("add", "12 and")
-    assert data.well_formed("people", "none") and data.well_formed("people", "Ann, Bob and Eve")
-    assert not data.well_formed("people", "") and not data.well_formed("people", "Ann,, Bob")
+    assert data.well_formed("entities", "none") and data.well_formed("entities", "Ann (PER); Rome (LOC)")
+    assert not data.well_formed("entities", "") and not data.well_formed("entities", "Ann (PER); Bob")
     with pytest.raises(ValueError, match="no form is known"):
         data.well_formed("poetry", "x")
 

@@ -160,17 +160,19 @@ def test_download_full_fetches_only_what_the_course_loads(monkeypatch, tmp_path,
     paths = resources.download_full(tmp_path)
     fetched = {repo_id: (kw["repo_type"], kw["revision"], kw["allow_patterns"], kw["local_dir"])
                for repo_id, kw in calls}
-    assert fetched == {  # chapter 08 loads GPT-2; the instruction and preference data wait for their chapters
+    assert fetched == {  # 08 loads GPT-2, 09 SmolLM2; the instruction and preference data wait
         "bert-base-cased": ("model", FULL_MODEL_REVISION, resources.MODEL_FILES, tmp_path / "bert-base-cased"),
         "eriktks/conll2003": ("dataset", FULL_NER_REVISION, resources.NER_FILES, tmp_path / "conll2003"),
         resources.FULL_DECODER: ("model", resources.FULL_DECODER_REVISION, resources.DECODER_FILES,
                                  tmp_path / "gpt2"),
+        resources.FULL_CHAT_BASE: ("model", resources.FULL_CHAT_BASE_REVISION, resources.DECODER_FILES,
+                                   tmp_path / "SmolLM2-135M"),
     }
     for repo_id, kwargs in calls:  # the models: safetensors, never TF/Flax/pickles
         if kwargs["repo_type"] == "model":
             assert "*.safetensors" in kwargs["allow_patterns"], repo_id
             assert not any(p.endswith((".h5", ".msgpack", ".bin", ".ckpt")) for p in kwargs["allow_patterns"])
-    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA", "COURSE_DECODER"}
+    assert set(paths) == {"COURSE_ENCODER", "COURSE_NER_DATA", "COURSE_DECODER", "COURSE_CHAT_BASE"}
     out = capsys.readouterr().out
     assert f"export COURSE_ENCODER={tmp_path / 'bert-base-cased'}" in out
 
@@ -222,13 +224,14 @@ def no_overrides(monkeypatch, tmp_path):
 FULL_SOURCES = {  # kind -> (location, revision) in the full profile; no download
     "encoder": ("bert-base-cased", FULL_MODEL_REVISION),
     "decoder": ("openai-community/gpt2", FULL_DECODER_REVISION),
+    "chat-base": ("HuggingFaceTB/SmolLM2-135M", resources.FULL_CHAT_BASE_REVISION),
     "ner": ("eriktks/conll2003", FULL_NER_REVISION),
 }
 
 
 def test_every_kind_resolves_in_every_profile(no_overrides):
-    assert list(KINDS) == ["encoder", "decoder", "text", "ner", "names", "instruction", "preference"]
-    for kind in ("encoder", "decoder", "text", "ner", "names"):
+    assert list(KINDS) == ["encoder", "decoder", "chat-base", "text", "ner", "names", "instruction", "preference"]
+    for kind in ("encoder", "decoder", "chat-base", "text", "ner", "names"):
         for profile in PROFILES:
             res = resolve(kind, profile)
             assert res.kind == kind and res.name and res.description and res.override is None
@@ -237,6 +240,7 @@ def test_every_kind_resolves_in_every_profile(no_overrides):
             else:
                 assert res.local and resources.Path(res.location).exists() and res.revision is None
     assert resolve("decoder", "cpu").location == str(no_overrides / "cpu" / "gpt-model")
+    assert resolve("chat-base", "cpu").location == resolve("decoder", "cpu").location  # chapter 08's GPT
     assert resolve("text", "full") == resolve("text", "smoke")  # tiny Shakespeare everywhere
     assert resolve("names", "cpu").location == str(verified_data_file("names"))
     assert resolve("ner", "full").expected_splits == CONLL2003_SPLITS
@@ -277,7 +281,7 @@ def test_an_unknown_kind_is_a_value_error_naming_the_kinds():
     for call in (lambda: resolve("images"), lambda: resolve_data("images", "full"),
                  lambda: from_pretrained(AutoConfig, "smoke", kind="images")):
         with pytest.raises(ValueError, match="kind='images' is not a resource kind: the course knows encoder, "
-                                             "decoder, text, ner, names, instruction, preference"):
+                                             "decoder, chat-base, text, ner, names, instruction, preference"):
             call()
     with pytest.raises(ValueError, match="kind='ner' is data, not a model: from_pretrained loads encoder, decoder"):
         from_pretrained(AutoConfig, "smoke", kind="ner")
@@ -318,7 +322,8 @@ def test_from_pretrained_asks_for_the_pinned_commit(no_overrides):
 
 def test_overrides_list_every_kinds_variables():
     assert list(resources.OVERRIDES) == [
-        "COURSE_ENCODER", "COURSE_DECODER", "COURSE_TEXT_DATA", "COURSE_NER_DATA", "COURSE_NER_REVISION",
+        "COURSE_ENCODER", "COURSE_DECODER", "COURSE_CHAT_BASE", "COURSE_TEXT_DATA", "COURSE_NER_DATA",
+        "COURSE_NER_REVISION",
         "COURSE_INSTRUCTION_DATA", "COURSE_INSTRUCTION_REVISION",
         "COURSE_PREFERENCE_DATA", "COURSE_PREFERENCE_REVISION",
     ]

@@ -107,3 +107,33 @@ def test_generate_with_left_padding_gives_the_batched_replies():
     fast.pad_token = chat.END_OF_TURN
     with pytest.raises(ValueError, match="pad token of its own"):
         sft.hf_replies(hf, fast, examples, max_new=5)
+
+
+def test_a_transformers_decoder_grows_as_the_course_gpt_grows():
+    model = tiny_gpt(300, seed=2)
+    ours = gpt.to_gpt2(sft.with_vocab(model, 303)).eval()
+    theirs = sft.hf_with_vocab(gpt.to_gpt2(model), 300, 303).eval()
+    ids = torch.tensor([[1, 2, 300, 302]])
+    with torch.no_grad():
+        assert torch.allclose(ours(ids).logits, theirs(ids).logits, atol=1e-6)
+    with pytest.raises(ValueError, match="must follow old ones"):
+        sft.hf_with_vocab(theirs, 0, 303)
+
+
+def test_the_library_lora_trains_every_linear_layer_and_the_chat_rows():
+    from peft import get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=True))
+    linear = {"c_attn", "c_proj", "c_fc"}, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    models = (gpt.to_gpt2(tiny_gpt(50)), {"wte", "lm_head"}), (llama, {"embed_tokens", "lm_head"})
+    for (hf, kept), layers in zip(models, linear, strict=True):
+        config = sft.library_lora_config(hf, r=2, alpha=4)
+        assert set(config.modules_to_save) == kept
+        wrapped = get_peft_model(hf, config)
+        adapted = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in wrapped.named_parameters() if "lora_A" in n}
+        assert adapted == layers  # every linear layer, not the output layer (it trains as a copy)
+        copies = {n.split(".modules_to_save")[0].rsplit(".", 1)[-1] for n, p in wrapped.named_parameters()
+                  if p.requires_grad and "modules_to_save" in n}
+        assert copies == kept

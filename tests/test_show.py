@@ -18,6 +18,7 @@ from course_utils import (
     explain,
     export,
     fairness,
+    generative_ner,
     gpt,
     layers,
     lora,
@@ -48,6 +49,7 @@ MODULES = {  # the name a chapter uses for each module it shows code from
     "pretrain": pretrain,  # shown as show(pretrain): the function itself
     "chat": chat,
     "sft": sft,
+    "gen_ner": generative_ner,  # imported as gen_ner by chapter 09
 }
 
 

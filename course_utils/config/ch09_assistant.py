@@ -13,11 +13,12 @@ from course_utils.config.profiles import Checked, Profiles, at_least, bounded, p
 class AssistantConfig(Checked):
     """Chapter 09: from chapter 08's text predictor to an assistant on checkable tasks."""
 
-    max_words: int = at_least(1)  # WikiGold pieces of at most this many words (the context must hold them)
+    max_words: int = at_least(1)  # NER sentences cut into pieces of at most this many words (to fit the context)
     train_per_family: int = at_least(1)  # training examples of each task family
     dev_per_family: int = at_least(1)  # dev examples of each family and phrasing kind: every choice
     test_per_family: int = at_least(1)  # test examples of each family and phrasing kind: read at the end
     max_reply: int = at_least(1)  # tokens a reply may take before it is cut
+    ner_pieces: int | None = at_least(1)  # test pieces of the generative-NER comparison (None: every one)
     batch_size: int = at_least(1)
     steps: int = at_least(1)  # optimizer steps of every SFT run: every arm gets the same budget
     warmup: int = at_least(0)
@@ -55,7 +56,8 @@ ASSISTANT = Profiles(
         train_per_family=16,
         dev_per_family=4,
         test_per_family=4,
-        max_reply=6,
+        max_reply=8,
+        ner_pieces=48,
         batch_size=8,
         steps=6,
         warmup=1,
@@ -77,11 +79,12 @@ ASSISTANT = Profiles(
         resamples=200,
     ),
     cpu=AssistantConfig(
-        max_words=8,  # a 64-token context holds the longest phrasing and 8 words of WikiGold
+        max_words=6,  # a 64-token context holds the longest phrasing, 6 words and their entities
         train_per_family=500,
         dev_per_family=40,
         test_per_family=100,
-        max_reply=16,  # the longest answer (a list of names) is about 12 tokens
+        max_reply=28,  # the longest answer that fits (a piece's typed entities) is 26 tokens
+        ner_pieces=None,
         batch_size=32,
         steps=500,  # ~40 s a run on 2 cores
         warmup=25,
@@ -103,11 +106,12 @@ ASSISTANT = Profiles(
         resamples=2000,
     ),
     full=AssistantConfig(
-        max_words=40,  # GPT-2's 1,024 positions hold whole WikiGold sentences
+        max_words=40,  # GPT-2's 1,024 positions hold most CoNLL-2003 sentences whole
         train_per_family=2000,
         dev_per_family=100,
         test_per_family=300,
-        max_reply=40,
+        max_reply=96,  # typed entities of a 40-word sentence
+        ner_pieces=None,
         batch_size=32,
         steps=1500,
         warmup=50,
