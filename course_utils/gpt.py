@@ -224,17 +224,24 @@ class GPT(nn.Module):
             self.head.weight = self.tokens.weight  # one matrix: embeds a token in, scores it out
         init_weights(self)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """(batch, new) token ids -> (batch, new, vocab) logits; with `cache`, after the positions it holds."""
+    def forward(
+        self, ids: torch.Tensor, cache: KVCache | None = None, prefix: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(batch, new) token ids -> (batch, new, vocab) logits; with `cache`, after the positions it holds. A
+        `prefix` of (p, width) vectors is read before the tokens (prompt tuning); its positions get no logits."""
         start = cache.length if cache is not None else 0
-        new = ids.shape[1]
+        x = self.tokens(ids)  # (batch, new, width)
+        if prefix is not None:
+            if start:
+                raise ValueError("a prefix comes before the first token: pass it with an empty cache, once")
+            x = torch.cat([prefix.expand(len(ids), -1, -1), x], dim=1)  # (batch, p + new, width)
+        new = x.shape[1]
         if start + new > self.shape.context:
             raise ValueError(
                 f"positions {start}..{start + new - 1} are past the context of {self.shape.context}: "
                 "keep the last `context` tokens (generate() does), or start a new cache"
             )
         where = torch.arange(start, start + new, device=ids.device)
-        x = self.tokens(ids)  # (batch, new, width)
         rope = None
         if self.positions is not None:
             x = x + self.positions(where)
@@ -244,6 +251,8 @@ class GPT(nn.Module):
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, rope, cache.layers[i] if cache is not None else None)
+        if prefix is not None:
+            x = x[:, prefix.shape[0] :]  # the tokens' positions only
         return self.head(self.norm(x))  # (batch, new, vocab)
 
     def use_fused_attention(self, fused: bool) -> GPT:

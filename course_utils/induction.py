@@ -1,0 +1,111 @@
+"""Chapter 10: in-context learning from the inside (Olsson et al., 2022): induction heads in the course's GPT.
+
+An induction head looks back for the previous occurrence of the current token and attends to the token that
+followed it, so a model with one can continue a sequence it has seen once in its context. On a random
+sequence repeated twice, the second copy becomes predictable: its loss falls far below the first copy's. A
+head's **prefix-matching score** is the attention it pays, in the second copy, to the position just after
+the current token's first occurrence. Ablating a head (zeroing its output) shows what the score depends on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from course_utils.gpt import GPT, apply_rope, causal_keep, repeat_kv
+
+
+def repeated_random_tokens(vocab_size: int, length: int, batch: int, seed: int = 0) -> torch.Tensor:
+    """(batch, 2 * length) ids: `length` uniformly random tokens, then the same tokens again."""
+    if length < 2 or batch < 1:
+        raise ValueError(f"length={length}, batch={batch}: a repeat needs at least 2 tokens and 1 row")
+    first = torch.randint(vocab_size, (batch, length), generator=torch.Generator().manual_seed(seed))
+    return torch.cat([first, first], dim=1)
+
+
+@torch.no_grad()
+def token_losses(model: GPT, ids: torch.Tensor) -> torch.Tensor:
+    """(batch, seq - 1): the cross-entropy of predicting each next token."""
+    logits = model(ids)[:, :-1]  # (batch, seq - 1, vocab)
+    return F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+
+
+def repeat_gap(model: GPT, ids: torch.Tensor) -> float:
+    """Mean loss on the first copy minus the second (the positions an induction head can predict)."""
+    length = ids.shape[1] // 2
+    losses = token_losses(model, ids)  # target t is ids[:, t + 1]
+    first = losses[:, : length - 1]  # targets 1 .. length - 1
+    second = losses[:, length:]  # targets length + 1 .. 2 length - 1: after a token seen before
+    return float(first.mean() - second.mean())
+
+
+@torch.no_grad()
+def attention_probs(model: GPT, ids: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer's attention probabilities, (batch, heads, seq, seq), recomputed from its queries and keys."""
+    found: list[torch.Tensor] = []
+
+    def capture(attn, args):
+        x, rope = args[0], args[1] if len(args) > 1 else None
+        s = attn.shape
+        q, k = attn.split(attn.query(x), s.heads), attn.split(attn.key(x), s.key_value_heads)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        k = repeat_kv(k, s.heads // s.key_value_heads)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim)  # (batch, heads, seq, seq)
+        keep = causal_keep(q.shape[2], k.shape[2], x.device)
+        found.append(scores.masked_fill(~keep, float("-inf")).softmax(-1))
+
+    hooks = [block.attn.register_forward_pre_hook(capture) for block in model.blocks]
+    try:
+        model(ids)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
+def prefix_matching(probs: torch.Tensor, length: int) -> torch.Tensor:
+    """(batch, heads, 2L, 2L) probabilities on a repeated sequence -> (heads,): the mean attention from each
+    second-copy position i to i - length + 1, the token after the current token's first occurrence."""
+    queries = torch.arange(length, 2 * length - 1)
+    return probs[:, :, queries, queries - length + 1].mean(dim=(0, 2))
+
+
+def prefix_matching_scores(model: GPT, ids: torch.Tensor) -> torch.Tensor:
+    """(layers, heads): every head's prefix-matching score on the repeated sequences `ids`."""
+    length = ids.shape[1] // 2
+    return torch.stack([prefix_matching(p, length) for p in attention_probs(model, ids)])
+
+
+@contextlib.contextmanager
+def ablated(model: GPT, heads: list[tuple[int, int]]) -> Iterator[GPT]:
+    """Inside the block, the (layer, head) pairs in `heads` write nothing (their part of the output
+    projection's input is zeroed)."""
+    d = model.shape.head_dim
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        if not (0 <= layer < model.shape.layers and 0 <= head < model.shape.heads):
+            raise ValueError(f"no head {head} in layer {layer}: the model has {model.shape.layers} layers of "
+                             f"{model.shape.heads} heads")
+        by_layer.setdefault(layer, []).append(head)
+
+    def silence(chosen):
+        def hook(module, args):
+            context = args[0].clone()  # (batch, seq, heads * d)
+            for h in chosen:
+                context[..., h * d : (h + 1) * d] = 0
+            return (context,)
+
+        return hook
+
+    hooks = [model.blocks[layer].attn.out.register_forward_pre_hook(silence(chosen))
+             for layer, chosen in by_layer.items()]
+    try:
+        yield model
+    finally:
+        for hook in hooks:
+            hook.remove()
