@@ -27,7 +27,8 @@ def entities_of(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
 
 
 def answer(tokens: list[str], tags: list[str]) -> str:
-    """The reply a perfect model gives: "Ann Lee (PER); Paris (LOC)", or "none"."""
+    """The reply a perfect model gives: "Ann Lee (PER); Paris (LOC)", or "none" (also how a tagger's
+    predicted tags are written, to be scored as a list)."""
     return "; ".join(f"{text} ({kind})" for text, kind in entities_of(tokens, tags)) or NONE
 
 
@@ -77,7 +78,3 @@ def counts(sentences: list[Tagged], replies: list[str]) -> torch.Tensor:
         rows.append((matched, sum(found.values()), sum(gold.values())))
     return torch.tensor(rows, dtype=torch.float64).reshape(-1, 3)  # (sentences, 3)
 
-
-def tagger_reply(tokens: list[str], tags: list[str]) -> str:
-    """A tagger's IOB2 prediction written as the list a decoder would generate (then scored alike)."""
-    return answer(tokens, tags)

@@ -10,12 +10,12 @@ the current token's first occurrence. Ablating a head (zeroing its output) shows
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
+from course_utils.attention import scaled_dot_product_attention
 from course_utils.gpt import GPT, apply_rope, causal_keep, repeat_kv
 
 
@@ -55,9 +55,9 @@ def attention_probs(model: GPT, ids: torch.Tensor) -> list[torch.Tensor]:
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         k = repeat_kv(k, s.heads // s.key_value_heads)
-        scores = q @ k.transpose(-2, -1) / math.sqrt(s.head_dim)  # (batch, heads, seq, seq)
         keep = causal_keep(q.shape[2], k.shape[2], x.device)
-        found.append(scores.masked_fill(~keep, float("-inf")).softmax(-1))
+        _, weights = scaled_dot_product_attention(q, k, k, keep)  # chapter 03's; only the weights
+        found.append(weights)  # (batch, heads, seq, seq)
 
     hooks = [block.attn.register_forward_pre_hook(capture) for block in model.blocks]
     try:

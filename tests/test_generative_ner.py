@@ -39,7 +39,7 @@ def test_counts_are_chapter_04s_span_counts_when_no_word_repeats():
         tokens = [f"w{i}" for i in range(rng.randint(1, 9))]
         sentences.append((tokens, random_tags(rng, len(tokens))))
         predicted.append(random_tags(rng, len(tokens)))
-    replies = [gen.tagger_reply(tokens, tags) for (tokens, _), tags in zip(sentences, predicted, strict=True)]
+    replies = [gen.answer(tokens, tags) for (tokens, _), tags in zip(sentences, predicted, strict=True)]
     theirs = stats.entity_counts([tags for _, tags in sentences], predicted)
     assert torch.equal(gen.counts(sentences, replies), theirs)
     assert stats.score([theirs], resamples=1).mean == stats.score([gen.counts(sentences, replies)], 1).mean
@@ -49,7 +49,7 @@ def test_with_a_repeated_name_a_list_cannot_say_which_one():
     tokens, gold = ["Mary", "met", "Mary"], ["B-PER", "O", "O"]  # only the first is tagged
     second = ["O", "O", "B-PER"]  # a tagger that tags the other one
     assert stats.entity_counts([gold], [second]).tolist() == [[0.0, 1.0, 1.0]]  # spans: wrong
-    assert gen.counts([(tokens, gold)], [gen.tagger_reply(tokens, second)]).tolist() == [[1.0, 1.0, 1.0]]
+    assert gen.counts([(tokens, gold)], [gen.answer(tokens, second)]).tolist() == [[1.0, 1.0, 1.0]]
 
 
 def test_what_is_not_in_the_sentence_counts_as_predicted_and_wrong():
