@@ -51,22 +51,28 @@ def adapter_parameters(width: int, size: int) -> int:
 
 
 def inject_adapters(
-    model: nn.Module, size: int, placement: str = "houlsby", trainable: tuple[str, ...] = ("classifier",)
+    model: nn.Module,
+    size: int,
+    placement: str = "houlsby",
+    trainable: tuple[str, ...] = ("classifier",),
 ) -> int:
-    """Freeze `model`, put an adapter after every projection `placement` names in each encoder layer, keep
-    modules whose name starts with one of `trainable` trainable; returns how many adapters went in."""
+    """Freeze `model`; put an adapter after each projection `placement` names in
+    every encoder layer; keep modules named `trainable*` trainable. Returns how
+    many adapters went in."""
     if placement not in PLACEMENTS:
-        raise ValueError(f"placement={placement!r}: the placements are {', '.join(PLACEMENTS)}")
+        raise ValueError(f"placement={placement!r}: one of {', '.join(PLACEMENTS)}")
     for p in model.parameters():
         p.requires_grad_(False)
+    ends = tuple(f".{suffix}" for suffix in PLACEMENTS[placement])
     targets = [
-        name for name, module in model.named_modules()
+        name
+        for name, module in model.named_modules()
         if isinstance(module, nn.Linear) and ".layer." in f".{name}"
-        and any(name.endswith(f".{suffix}") for suffix in PLACEMENTS[placement])
+        and name.endswith(ends)
         and not (placement == "pfeiffer" and name.endswith("attention.output.dense"))
-    ]
+    ]  # fmt: skip
     if not targets:
-        raise ValueError("no encoder layer found: inject_adapters expects a BERT-style model (encoder.layer.N...)")
+        raise ValueError("no encoder layer (encoder.layer.N...): a BERT-style model?")
     for name in targets:
         model.set_submodule(name, Adapted(model.get_submodule(name), size))
     for name, p in model.named_parameters():

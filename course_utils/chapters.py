@@ -70,7 +70,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(
         "05", "PEFT and quantization", "PEFT and quantization",
         "LoRA from scratch and with `peft`, int8/4-bit, pruning, side by side",
-        "05_peft_and_quantization.ipynb", needs=("04",), rehearsed=True,
+        "05_peft_and_quantization.ipynb", needs=("04",), keeps=("peft-runs",), rehearsed=True,
     ),
     Chapter(
         "06", "Serving: ONNX export, an HTTP service, load test, demo page", "Serving",
@@ -100,6 +100,15 @@ CHAPTERS: tuple[Chapter, ...] = (
         "ablations (the loss mask, full vs LoRA), forgetting and a learning curve, generative NER beside "
         "chapter 04's tagger, DPO from scratch checked against TRL",
         "09_assistant.ipynb", needs=("04", "08"), keeps=("assistant-model",), rehearsed=True,
+    ),
+    Chapter(
+        "10", "Prompts, a few examples and in-context learning: zero/few-shot, induction heads, soft prompts, "
+        "adapters",
+        "Prompts, few examples, in-context learning",
+        "zero- and few-shot span typing with a prompt-sensitivity spread, induction heads found, knocked out and "
+        "watched forming, few-shot prompts, prompt tuning checked against peft, adapters from scratch, and "
+        "every parameter-efficient method in one fair table at two data sizes",
+        "10_prompts_and_adapters.ipynb", needs=("04", "05", "08", "09"), rehearsed=True,
     ),
 )
 SOLUTIONS = "solutions.ipynb"  # runs with the chapters that need nothing
@@ -151,7 +160,8 @@ def readme_table() -> str:
     """The README's chapter table."""
     rows = ["| # | chapter | notebook |", "|---|---|---|"]
     for c in CHAPTERS:
-        which = f"chapter {c.needs[0]}" if len(c.needs) == 1 else f"chapters {' and '.join(c.needs)}"
+        listed = f"{', '.join(c.needs[:-1])} and {c.needs[-1]}" if len(c.needs) > 1 else "".join(c.needs)
+        which = f"chapter {listed}" if len(c.needs) == 1 else f"chapters {listed}"
         reads = f" (reads what {which} saved)" if c.needs else ""
         rows.append(f"| {c.number} | {c.title} | `{c.path}`{reads} |")
     return "\n".join(rows)

@@ -1,7 +1,8 @@
-"""Settings chosen on dev outside a chapter's time budget, rerunnable: chapter 05's learning rates (every method
-a grid of the same length, seed 0, chapter 04's budget) and chapter 07's EWC strengths and adapter epochs.
+"""Settings chosen on dev outside a chapter's time budget, rerunnable: chapter 05's and chapter 10's learning
+rates (every method a grid of the same length, seed 0, chapter 04's budget) and chapter 07's EWC strengths and
+adapter epochs.
 
-    COURSE_PROFILE=cpu python -m course_utils.dev_search lr [--methods LoRA BitFit]
+    COURSE_PROFILE=cpu python -m course_utils.dev_search lr [--methods LoRA BitFit "Houlsby adapters"]
     COURSE_PROFILE=cpu python -m course_utils.dev_search continual
 
 Each prints one row per value tried with its dev F1 (never test); the configs keep the choice beside the grid
@@ -16,12 +17,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from course_utils import continual, lora, ner, ner_data
+from course_utils import adapters, continual, lora, ner, ner_data, soft_prompt
 from course_utils.config import NER, PEFT, TRUST, get_profile
+from course_utils.config.ch10_prompts import PROMPTS
 from course_utils.device import pick_device
 from course_utils.resources import from_pretrained
 
-LR_METHODS = ("full fine-tuning", "LoRA", "top-k layers", "BitFit", "IA3")
+CHAPTER_05_METHODS = ("full fine-tuning", "LoRA", "top-k layers", "BitFit", "IA3")
+CHAPTER_10_METHODS = ("Houlsby adapters", "Pfeiffer adapters", "prefix (P-tuning v2)", "prompt tuning")
+LR_METHODS = CHAPTER_05_METHODS + CHAPTER_10_METHODS
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,9 @@ def _tokenizer():
 
 
 def peft_model(method: str, seed: int = 0):
-    """Chapter 05's model for `method`: chapter 04's start with only that method's parameters trainable."""
-    cfg = PEFT.pick()
+    """Chapter 05's or 10's model for `method`: chapter 04's start with only that method's parameters (and the
+    new head) trainable."""
+    cfg, more = PEFT.pick(), PROMPTS.pick()
     model = ner.new_token_classifier(seed, quiet=True)
     if method == "LoRA":
         lora.inject_lora(model, ("query", "value"), r=cfg.lora_r, alpha=cfg.lora_alpha)
@@ -55,6 +60,14 @@ def peft_model(method: str, seed: int = 0):
         from peft import IA3Config, get_peft_model
 
         model = get_peft_model(model, IA3Config(task_type="TOKEN_CLS"))
+    elif method in ("Houlsby adapters", "Pfeiffer adapters"):
+        adapters.inject_adapters(model, more.adapter_size, method.split()[0].lower())
+    elif method == "prefix (P-tuning v2)":
+        from peft import PrefixTuningConfig, get_peft_model
+
+        model = get_peft_model(model, PrefixTuningConfig(task_type="TOKEN_CLS", num_virtual_tokens=more.prefix_tokens))
+    elif method == "prompt tuning":
+        model = soft_prompt.PromptedTagger(model, more.tagger_prompt_tokens, seed=seed)
     elif method != "full fine-tuning":
         raise ValueError(f"method={method!r} is not one of {', '.join(LR_METHODS)}")
     return model
@@ -63,9 +76,10 @@ def peft_model(method: str, seed: int = 0):
 def lr_search(methods: tuple[str, ...] = LR_METHODS) -> Iterator[DevRun]:
     """Each method at each value of its grid, seed 0, chapter 04's data and budget: best dev F1 of each."""
     cfg, ner_cfg = PEFT.pick(), NER.pick()
+    grids = {**cfg.lr_grids(), **PROMPTS.pick().lr_grids()}
     prepared = ner_data.prepare_ner_data(ner_cfg, _tokenizer())
     for method in methods:
-        grid, _ = cfg.lr_grids()[method]
+        grid, _ = grids[method]
         for lr in grid:
             start = time.perf_counter()
             run_cfg = cfg.run_config(ner_cfg, lr, 0)

@@ -236,3 +236,28 @@ def check_left_pad(pad: Callable) -> None:
     assert [list(r) for r in ids] == [[1, 2, 3], [0, 0, 4]], "every prompt ends at the last position"
     assert [list(r) for r in mask] == [[1, 1, 1], [0, 0, 1]], "the mask hides the pads"
     correct("09.3", "each prompt's last token sits at the last position: the next token follows it directly")
+
+
+# --- chapter 10 ---------------------------------------------------------------------------------
+
+
+def check_adapter_count(count: Callable) -> None:
+    """10.1: numbers a bottleneck adapter setup trains in an encoder (adapters only, no head)."""
+    if not attempted("10.1", count(384, 32, 6, "houlsby")):
+        return
+    each = 2 * 384 * 32 + 384 + 32
+    assert count(384, 32, 6, "pfeiffer") == 6 * each, "Pfeiffer: one adapter per layer, 2dm + d + m numbers"
+    assert count(384, 32, 6, "houlsby") == 12 * each, "Houlsby: two per layer (after attention and the MLP)"
+    assert count(768, 64, 12, "houlsby") == 24 * (2 * 768 * 64 + 768 + 64)
+    correct("10.1", f"{12 * each:,} numbers for Houlsby at d=384, m=32, 6 layers: under 1% of a 22M encoder")
+
+
+def check_induction_predict(predict: Callable) -> None:
+    """10.2: an induction head's rule by hand: after [A][B] ... [A], predict [B]; None where A is new."""
+    if not attempted("10.2", predict([5, 6, 7, 5])):
+        return
+    assert list(predict([5, 6, 7, 5])) == [None, None, None, 6], "the 5 at the end was followed by 6 before"
+    assert list(predict([1, 2, 1, 3, 1])) == [None, None, 2, None, 3], "use the most recent occurrence"
+    assert list(predict([4, 4, 4])) == [None, 4, 4], "a token after itself: predict itself"
+    assert list(predict([])) == []
+    correct("10.2", "on a repeated random sequence this rule gets every token of the second copy right")

@@ -4,17 +4,61 @@ Zero-shot: each type has a description ("the name of a person"); a span gets the
 embedding is nearest (cosine) to the span's embedding. Few-shot: a type's prototype is the mean embedding of
 k labelled spans of it (Snell et al., 2017's prototypical networks, without training); a span gets the
 nearest prototype. A span's embedding is the mean of its words' last-layer vectors read in their sentence.
+Against both: the encoder fine-tuned on the same k spans per type (`SpanClassifier`, the course's one loop).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from course_utils.tagging import entities
 
 Span = tuple[int, int, int, str]  # (sentence index, start word, end word exclusive, type)
+TYPES = ("PER", "ORG", "LOC", "MISC")  # chapter 04's entity types, in its label order
+# Ways to describe the four types to a zero-shot typer, one tuple per wording in TYPES' order: how far accuracy
+# moves across them is its prompt sensitivity.
+WORDINGS = {
+    "one word": ("person", "organization", "location", "miscellaneous"),
+    "a name of": (
+        "the name of a person",
+        "the name of an organization",
+        "the name of a place",
+        "the name of something else",
+    ),
+    "described": (
+        "a person: a man or a woman, by first name or surname",
+        "an organization: a company, a team, a band, a party or an institution",
+        "a location: a city, a country, a region, a river or a mountain",
+        "a nationality, a language, an event, a title of a work or a product",
+    ),
+    "examples": (
+        "John Smith, Mary, Obama",
+        "Microsoft, the United Nations, Manchester United",
+        "Paris, Germany, the Alps",
+        "English, the World Cup, Star Wars",
+    ),
+    "questions": ("who?", "which group?", "where?", "what else?"),
+}
+
+
+def words_kept(tokenizer, sentences: Sequence[list[str]]) -> list[int]:
+    """How many words of each sentence survive the tokenizer's truncation (the rest get no vector)."""
+    out = []
+    for words in sentences:
+        ids = tokenizer(list(words), is_split_into_words=True, truncation=True).word_ids()
+        out.append(1 + max((w for w in ids if w is not None), default=-1))
+    return out
+
+
+def gold_spans(tag_rows: Sequence[Sequence[str]]) -> list[Span]:
+    """Every gold entity of IOB2 tag rows as (sentence index, start, end, type)."""
+    return [(i, a, b, kind) for i, tags in enumerate(tag_rows) for kind, a, b in entities(list(tags))]
 
 
 @torch.no_grad()
@@ -81,3 +125,80 @@ def accuracy(predicted: Sequence[str], gold: Sequence[str]) -> float:
     if len(predicted) != len(gold) or not gold:
         raise ValueError(f"{len(predicted)} predictions for {len(gold)} gold types: give one per span")
     return sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
+
+
+def span_weights(word_ids: Sequence[int | None], start: int, end: int) -> torch.Tensor:
+    """(tokens,) weights that average a span's words, each word the mean of its sub-tokens: hidden states
+    weighted by these give `span_embeddings`' vector."""
+    words = [w for w in range(start, end) if w in word_ids]
+    if not words:
+        raise ValueError(f"span words {start}..{end - 1} were cut off by truncation: raise max_length")
+    weights = torch.zeros(len(word_ids))
+    for w in words:
+        where = [t for t, wid in enumerate(word_ids) if wid == w]
+        weights[where] = 1.0 / (len(where) * len(words))
+    return weights
+
+
+def encode_spans(tokenizer, sentences: Sequence[list[str]], spans: Sequence[Span], types: Sequence[str]) -> list[dict]:
+    """One example per span: its sentence's ids, the span's token weights and its type's index."""
+    out = []
+    for s, a, b, kind in spans:
+        encoded = tokenizer(list(sentences[s]), is_split_into_words=True, truncation=True)
+        out.append(
+            {
+                "input_ids": torch.tensor(encoded["input_ids"]),
+                "span_weights": span_weights(encoded.word_ids(), a, b),
+                "labels": torch.tensor(types.index(kind)),
+            }
+        )
+    return out
+
+
+def collate_spans(rows: list[dict], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad a list of `encode_spans` examples into a batch, with the attention mask."""
+    longest = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), longest), pad_id)
+    weights = torch.zeros(len(rows), longest)
+    for i, r in enumerate(rows):
+        ids[i, : len(r["input_ids"])] = r["input_ids"]
+        weights[i, : len(r["span_weights"])] = r["span_weights"]
+    mask = (torch.arange(longest)[None] < torch.tensor([len(r["input_ids"]) for r in rows])[:, None]).long()
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "span_weights": weights,
+        "labels": torch.stack([r["labels"] for r in rows]),
+    }
+
+
+class SpanClassifier(nn.Module):
+    """The encoder and a linear head on a span's embedding: what fine-tuning on k labelled spans trains."""
+
+    def __init__(self, encoder: nn.Module, num_types: int, seed: int = 0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        torch.manual_seed(seed)  # the new head's draw
+        self.head = nn.Linear(encoder.config.hidden_size, num_types)
+
+    def embed(self, input_ids, attention_mask, span_weights):  # -> (batch, width)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return (hidden * span_weights[..., None]).sum(1)  # (batch, tokens, width) -> (batch, width)
+
+    def forward(self, input_ids, attention_mask, span_weights, labels=None):
+        logits = self.head(self.embed(input_ids, attention_mask, span_weights))  # (batch, types)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)
+
+
+@torch.no_grad()
+def classify(model: SpanClassifier, examples: list[dict], types: Sequence[str], batch: int = 64) -> list[str]:
+    """The type `model` gives each `encode_spans` example."""
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[str] = []
+    for start in range(0, len(examples), batch):
+        b = collate_spans(examples[start : start + batch])
+        b.pop("labels")
+        out += [types[i] for i in model(**{k: v.to(device) for k, v in b.items()}).logits.argmax(-1).tolist()]
+    return out

@@ -106,19 +106,24 @@ class NERRunSummary:
 
     def check_same_run(self, profile: str, directory: Path) -> None:
         """The record must come from `profile` and its encoder; otherwise say which run it is and what to do."""
-        from course_utils.resources import resolve_model
-
         if self.profile != profile:
             raise HandoverError(
                 f"the model in {directory} was fine-tuned in the {self.profile!r} profile, and this is {profile!r}: "
                 f"run chapter 04 in {profile!r}, or set COURSE_PROFILE={self.profile} to study that model"
             )
-        expected = resolve_model(profile).location
-        if Path(self.encoder).parts[-2:] != Path(expected).parts[-2:]:  # the same encoder, wherever installed
-            raise HandoverError(
-                f"the model in {directory} was fine-tuned from {self.encoder!r}, and this profile's encoder is "
-                f"{expected!r} (COURSE_ENCODER changed?): run chapter 04 again with this encoder, or restore it"
-            )
+        check_encoder(self.encoder, profile, directory, "chapter 04")
+
+
+def check_encoder(encoder: str, profile: str, directory: Path, chapter: str) -> None:
+    """A record's encoder must be this profile's (wherever installed); otherwise say what to do."""
+    from course_utils.resources import resolve_model
+
+    expected = resolve_model(profile).location
+    if Path(encoder).parts[-2:] != Path(expected).parts[-2:]:
+        raise HandoverError(
+            f"the runs in {directory} fine-tuned {encoder!r}, and this profile's encoder is {expected!r} "
+            f"(COURSE_ENCODER changed?): run {chapter} again with this encoder, or restore it"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,9 +145,11 @@ class GPTSummary:
     test_loss: float  # the second half, read once
     test_bits_per_character: float
     tokens_per_character: float  # of the BPE on the test split
+    snapshot_steps: tuple[int, ...]  # the steps whose weights it kept in snapshots/ (chapter 10's curves)
 
     FILE = "gpt_summary.json"  # beside the model and tokenizer chapter 08 saves
-    LAYOUT = 1
+    LAYOUT = 2
+    SNAPSHOTS = "snapshots"  # the folder of those weights, inside the model's
     CHAPTER = "notebooks/08_gpt_from_scratch.ipynb"
 
     def save(self, directory: Path) -> Path:
@@ -153,7 +160,7 @@ class GPTSummary:
     def load(cls, directory: Path, profile: str | None = None) -> GPTSummary:
         """Read the record; with `profile`, it must come from that profile."""
         raw, _, rerun = read_record(cls, Path(directory), "chapter 08's model summary")
-        summary = cls(**raw)
+        summary = cls(**{**raw, "snapshot_steps": tuple(raw["snapshot_steps"])})
         if profile is not None and summary.profile != profile:
             raise HandoverError(
                 f"the GPT in {directory} was pretrained in the {summary.profile!r} profile, and this is "
@@ -196,4 +203,62 @@ class AssistantSummary:
                 f"the assistant in {directory} was tuned in the {summary.profile!r} profile, and this is "
                 f"{profile!r}: {rerun}, or set COURSE_PROFILE={summary.profile} to study that model"
             )
+        return summary
+
+
+@dataclass(frozen=True)
+class MethodRuns:
+    """One parameter-efficient method of chapter 05: its learning rate (chosen on dev), size and every run."""
+
+    name: str  # as course_utils.dev_search names it ("LoRA", "top-k layers", ...): how to build it again
+    label: str  # as the tables show it ("LoRA r=8", "top 2 layers", ...)
+    lr: float
+    trainable: int  # parameters it trains (the head included)
+    total: int  # parameters of the whole model
+    stored_mb: float  # what must be kept to ship it beside the pretrained encoder
+    runs: tuple[SeedRun, ...]
+
+
+@dataclass(frozen=True)
+class PEFTRunsSummary:
+    """Chapter 05's parameter-efficient runs as chapter 10 reads them: on chapter 04's task, data and budget."""
+
+    profile: str
+    encoder: str  # resources.resolve_model().location, as chapter 04's record
+    methods: tuple[MethodRuns, ...]
+
+    FILE = "peft_runs.json"
+    LAYOUT = 1
+    CHAPTER = "notebooks/05_peft_and_quantization.ipynb"
+
+    def by_name(self, name: str) -> MethodRuns:
+        """The method called `name`; a clear error listing the methods for another."""
+        for method in self.methods:
+            if method.name == name:
+                return method
+        raise KeyError(f"chapter 05 ran no {name!r}: it ran {', '.join(m.name for m in self.methods)}")
+
+    def save(self, directory: Path) -> Path:
+        """Write the record into `directory` (made if missing), with its layout number."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return save_record(self, directory)
+
+    @classmethod
+    def load(cls, directory: Path, profile: str | None = None) -> PEFTRunsSummary:
+        """Read the record; with `profile`, it must come from that profile and its encoder."""
+        raw, path, rerun = read_record(cls, Path(directory), "chapter 05's runs")
+        try:
+            methods = tuple(
+                MethodRuns(**{**m, "runs": tuple(SeedRun(**r) for r in m["runs"])}) for m in raw["methods"]
+            )
+        except TypeError as err:
+            raise HandoverError(f"{path} has a damaged method entry ({err}): {rerun}") from err
+        summary = cls(profile=raw["profile"], encoder=raw["encoder"], methods=methods)
+        if profile is not None:
+            if summary.profile != profile:
+                raise HandoverError(
+                    f"the runs in {directory} come from the {summary.profile!r} profile, and this is {profile!r}: "
+                    f"{rerun}, or set COURSE_PROFILE={summary.profile}"
+                )
+            check_encoder(summary.encoder, profile, Path(directory), "chapter 05")
         return summary

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from course_utils import generative_ner
+from course_utils.lm_data import Splits
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,24 @@ def words_of(text: str, min_len: int = 3, max_len: int = 8) -> list[str]:
 
 
 ENTITY_QUESTION = "Entities in: {x}"  # a trained phrasing, and the generative NER test's (short: contexts are)
+
+
+def word_splits(text: str) -> dict[str, list[str]]:
+    """The families' words from the corpus's training split: a tenth each for dev and test, the rest to
+    train (chapters 09 and 10 ask about the same words)."""
+    vocabulary = words_of(Splits.of(text).train)
+    return {"train": [w for i, w in enumerate(vocabulary) if i % 5], "dev": vocabulary[::10],
+            "test": vocabulary[5::10]}
+
+
+def ner_pieces(splits, max_words: int) -> dict[str, list[tuple[list[str], list[str]]]]:
+    """Each split of chapter 04's data (a DatasetDict) cut into pieces of at most `max_words` words."""
+    labels = splits["train"].features["ner_tags"].feature.names
+    return {
+        name: [piece for row in rows
+               for piece in windows(row["tokens"], [labels[t] for t in row["ner_tags"]], max_words)]
+        for name, rows in splits.items()
+    }
 
 
 def windows(tokens: list[str], tags: list[str], max_words: int) -> list[tuple[list[str], list[str]]]:

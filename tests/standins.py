@@ -72,7 +72,7 @@ def write_tiny_cased_bert(folder: Path, vocab_size: int = 3000, seed: int = 0) -
     tokenizer = BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=False, model_max_length=128)
     tokenizer.save_pretrained(folder)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=128, max_position_embeddings=128)
+                        intermediate_size=128, max_position_embeddings=512)  # bert-base-cased's
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(folder)  # as bert-base-cased: an encoder without a task head
     return folder

@@ -19,6 +19,10 @@ def test_each_method_trains_only_its_own_parameters():
     assert all("lora_" in n or n.startswith("classifier") for n in names["LoRA"])
     assert all(n.endswith(".bias") or n.startswith("classifier") for n in names["BitFit"])
     assert all("ia3_" in n or "classifier" in n for n in names["IA3"])
+    assert all(".adapter." in n or n.startswith("classifier") for n in names["Houlsby adapters"])
+    assert len(names["Pfeiffer adapters"]) == len(names["Houlsby adapters"]) // 2 + 1  # one per layer, not two
+    assert all("prompt_encoder" in n or "classifier" in n for n in names["prefix (P-tuning v2)"])
+    assert sorted(names["prompt tuning"]) == ["model.classifier.bias", "model.classifier.weight", "prompt"]
     lora_model = dev_search.peft_model("LoRA")
     assert any(isinstance(m, LoRALinear) for m in lora_model.modules())
     with pytest.raises(ValueError, match="method='LoRA r=4' is not one of"):

@@ -23,6 +23,8 @@ STUB_CHECKS = [
     (exercises.check_reply_labels, lambda ids, prompt_length, end: None),
     (exercises.check_dpo_pair_loss, lambda pc, pr, rc, rr, beta: None),
     (exercises.check_left_pad, lambda prompts, pad: None),
+    (exercises.check_adapter_count, lambda d, m, layers, placement: None),
+    (exercises.check_induction_predict, lambda ids: None),
 ]
 
 WRONG_ANSWERS = [
@@ -42,6 +44,8 @@ WRONG_ANSWERS = [
     (exercises.check_dpo_pair_loss, lambda pc, pr, rc, rr, beta: -math.log(1 / (1 + math.exp(-(pc - pr))))),  # no ref
     (exercises.check_left_pad, lambda prompts, pad: (  # pads on the right
         [list(p) + [pad] * (3 - len(p)) for p in prompts], [[1] * len(p) + [0] * (3 - len(p)) for p in prompts])),
+    (exercises.check_adapter_count, lambda d, m, layers, placement: layers * (2 * d * m)),  # no biases, one each
+    (exercises.check_induction_predict, lambda ids: [None, *ids[:-1]]),  # the previous token, not induction
 ]
 
 

@@ -56,3 +56,45 @@ def test_bad_input_is_named():
         fewshot.accuracy(["A"], [])
     model, tokenizer = tiny_encoder()
     assert fewshot.text_embeddings(model, tokenizer, ["a city", "ann lee"]).shape == (2, 16)
+
+
+def test_gold_spans_read_iob2_rows():
+    rows = [["B-PER", "I-PER", "O", "B-LOC"], ["O"], ["B-MISC"]]
+    assert fewshot.gold_spans(rows) == [(0, 0, 2, "PER"), (0, 3, 4, "LOC"), (2, 0, 1, "MISC")]
+    assert set(fewshot.TYPES) == {t for wording in fewshot.WORDINGS.values() for t in fewshot.TYPES} and all(
+        len(w) == len(fewshot.TYPES) for w in fewshot.WORDINGS.values()
+    )
+
+
+def test_the_span_classifier_embeds_a_span_as_span_embeddings_does_and_learns_four_spans():
+    model, tokenizer = tiny_encoder()
+    sentences = [["ann", "lee", "went", "to", "pariss"], ["rome", "a", "city"]]
+    spans = [(0, 0, 2, "PER"), (0, 4, 5, "LOC"), (1, 0, 1, "LOC"), (1, 1, 3, "MISC")]
+    examples = fewshot.encode_spans(tokenizer, sentences, spans, ["PER", "LOC", "MISC"])
+    assert all(abs(float(e["span_weights"].sum()) - 1) < 1e-6 for e in examples)
+    classifier = fewshot.SpanClassifier(model, 3).eval()
+    batch = fewshot.collate_spans(examples)
+    with torch.no_grad():
+        pooled = classifier.embed(batch["input_ids"], batch["attention_mask"], batch["span_weights"])
+    reference = fewshot.span_embeddings(fewshot.word_vectors(model, tokenizer, sentences), spans)
+    assert torch.allclose(pooled, reference, atol=1e-5)  # padding changes nothing: the mask hides it
+
+    from torch.utils.data import DataLoader
+
+    from course_utils import train
+    from course_utils.config import TrainConfig
+
+    loader = DataLoader(examples, batch_size=4, collate_fn=fewshot.collate_spans)
+    train.fit(classifier, loader, TrainConfig(lr=1e-2, max_steps=30), device="cpu", progress=False)
+    assert fewshot.classify(classifier, examples, ["PER", "LOC", "MISC"]) == ["PER", "LOC", "LOC", "MISC"]
+
+
+def test_bad_input_a_span_cut_off_by_truncation_is_named():
+    with pytest.raises(ValueError, match="cut off by truncation"):
+        fewshot.span_weights([None, 0, 1, None], 2, 3)
+
+
+def test_words_kept_counts_the_words_truncation_leaves():
+    _, tokenizer = tiny_encoder()
+    tokenizer.model_max_length = 5  # [CLS] + 3 sub-tokens + [SEP]
+    assert fewshot.words_kept(tokenizer, [["ann", "lee"], ["ann", "went", "to", "rome"]]) == [2, 3]

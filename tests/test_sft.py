@@ -137,3 +137,12 @@ def test_the_library_lora_trains_every_linear_layer_and_the_chat_rows():
         copies = {n.split(".modules_to_save")[0].rsplit(".", 1)[-1] for n, p in wrapped.named_parameters()
                   if p.requires_grad and "modules_to_save" in n}
         assert copies == kept
+
+
+def test_a_demo_prompt_is_the_finished_exchanges_then_the_question():
+    fast = tokenizer()
+    assert sft.demo_prompt_ids(fast, [], "Spell sun backwards.") == sft.prompt_ids(fast, "Spell sun backwards.")
+    demo = chat.training_example(fast, sft.messages(EXAMPLE))["input_ids"]  # the exchange as trained
+    two = sft.demo_prompt_ids(fast, [EXAMPLE, EXAMPLE], "Spell sun backwards.")
+    assert two[: 2 * len(demo)] == demo + demo
+    assert two[2 * len(demo) :] == sft.prompt_ids(fast, "Spell sun backwards.")

@@ -9,6 +9,7 @@ import pytest
 from IPython.display import Code
 
 from course_utils import (
+    adapters,
     attention,
     bert,
     chat,
@@ -34,6 +35,7 @@ from course_utils import (
     service_app,
     sft,
     show,
+    soft_prompt,
     tagging,
     train,
 )
@@ -50,6 +52,8 @@ MODULES = {  # the name a chapter uses for each module it shows code from
     "chat": chat,
     "sft": sft,
     "gen_ner": generative_ner,  # imported as gen_ner by chapter 09
+    "soft_prompt": soft_prompt,
+    "adapters": adapters,
 }
 
 

@@ -46,9 +46,9 @@ def test_only_the_prompt_learns():
 
 def test_bad_input_is_named():
     model = tiny_gpt()
-    with pytest.raises(ValueError, match="at least one virtual token"):
+    with pytest.raises(ValueError, match="needs a virtual token"):
         SoftPrompt(model)
-    with pytest.raises(ValueError, match="n=2 but init_ids has 3"):
+    with pytest.raises(ValueError, match="n=2 but 3 init_ids"):
         SoftPrompt(model, n=2, init_ids=[1, 2, 3])
     with pytest.raises(ValueError, match="past the context"):
         SoftPrompt(model, n=30)(torch.zeros(1, 5, dtype=torch.long))
@@ -65,3 +65,45 @@ def test_a_prefix_then_cached_steps_give_the_whole_pass():
     first = model(ids[:, :2], cache, prefix=prefix)
     rest = model(ids[:, 2:], cache)
     assert torch.allclose(torch.cat([first, rest], dim=1), whole, atol=1e-5)
+
+
+def test_a_tagger_prompt_of_real_token_embeddings_is_those_tokens_typed_after_cls():
+    from tiny_models import tiny_tagger
+
+    from course_utils.soft_prompt import PromptedTagger
+
+    model = tiny_tagger()[0].eval()
+    ids = torch.tensor([[2, 10, 11, 12, 3], [2, 13, 3, 0, 0]])
+    mask = (ids != 0).long()
+    prompted = PromptedTagger(model, init_ids=[20, 21, 22]).eval()
+    with torch.no_grad():
+        got = prompted(ids, mask).logits
+        typed_ids = torch.cat([ids[:, :1], torch.tensor([[20, 21, 22]] * 2), ids[:, 1:]], dim=1)
+        typed_mask = torch.cat([mask[:, :1], torch.ones(2, 3, dtype=torch.long), mask[:, 1:]], dim=1)
+        typed = model(input_ids=typed_ids, attention_mask=typed_mask).logits
+    keep = [0, 4, 5, 6, 7]  # [CLS] and the real tokens
+    assert got.shape == (2, 5, model.config.num_labels)
+    assert torch.allclose(got[mask.bool()], typed[:, keep][mask.bool()], atol=1e-5)
+    trainable = sorted(n for n, p in prompted.named_parameters() if p.requires_grad)
+    assert trainable == ["model.classifier.bias", "model.classifier.weight", "prompt"]
+    labels = torch.tensor([[-100, 1, 0, 0, -100], [-100, 2, -100, -100, -100]])
+    assert prompted(ids, mask, labels=labels).loss.item() > 0
+    with pytest.raises(ValueError, match="needs a virtual token"):
+        PromptedTagger(tiny_tagger()[0], n=0)
+
+
+def test_greedy_replies_through_a_soft_prompt_use_the_cache_as_one_long_pass():
+    from course_utils import sft
+
+    model = tiny_gpt(2)
+    soft = SoftPrompt(model, init_ids=[5, 6, 7])
+    assert soft.shape.context == model.shape.context - 3
+    prompt = [1, 2, 3, 4]
+    (fast,), _ = sft.greedy_batch(soft, [prompt], max_new=6, end=59)
+    typed, slow = [5, 6, 7, *prompt], []
+    for _ in range(6):  # the same, one uncached pass per token over the typed prompt
+        nxt = int(model(torch.tensor([typed + slow]))[0, -1].argmax())
+        if nxt == 59:
+            break
+        slow.append(nxt)
+    assert fast == slow

@@ -160,5 +160,19 @@ def test_share_score_is_the_seed_mean_with_an_interval_over_examples():
     assert s.mean == pytest.approx(float(per_seed.mean())) and s.sd == pytest.approx(float(per_seed.std()))
     assert s.low < s.mean < s.high and s.high - s.low < 0.1
     assert math.isnan(stats.share_score(correct[:, :1], resamples=100).sd)
+    both = stats.share_score(correct, resamples=500, over_seeds=True)  # seeds 0.3..0.5 apart: a wider interval
+    assert both.mean == s.mean and both.high - both.low > 2 * (s.high - s.low)
     with pytest.raises(ValueError, match="examples, seeds"):
         stats.share_score(torch.ones(5))
+
+
+def test_share_difference_pairs_examples_and_seeds():
+    g = torch.Generator().manual_seed(1)
+    base = (torch.rand(300, 4, generator=g) < 0.5).int()
+    better = base | (torch.rand(300, 4, generator=g) < 0.2).int()  # right wherever base is, and more
+    gap, low, high = stats.share_difference(better, base, resamples=500, over_seeds=True)
+    assert gap == pytest.approx(float((better - base).double().mean())) and 0 < low < gap < high
+    same = stats.share_difference(base, base[:, :1].expand(-1, 4).clone(), resamples=200)
+    assert same[0] == pytest.approx(float((base - base[:, :1]).double().mean()))
+    with pytest.raises(ValueError, match="same examples"):
+        stats.share_difference(base, base[:10])

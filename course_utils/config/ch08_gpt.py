@@ -63,6 +63,7 @@ class GPTConfig(Checked):
     samples_per_setting: int = at_least(1)  # continuations per sampler setting for distinct-n
     kv_new_tokens: tuple[int, ...] = at_least(1)  # new tokens of the cache's speed curve
     kv_repeats: int = at_least(1)  # timed runs per point (the best is kept)
+    snapshot_every: int = at_least(1)  # the BPE model's weights are kept every N steps (chapter 10's curves)
 
 
 # context 128: chapter 09's chat prompts (an instruction and 6 words of WikiGold) must fit the hand-over
@@ -102,6 +103,7 @@ GPT = Profiles(
         samples_per_setting=1,
         kv_new_tokens=(4, 12),
         kv_repeats=1,
+        snapshot_every=5,
     ),
     cpu=GPTConfig(
         corpus_chars=None,
@@ -125,6 +127,7 @@ GPT = Profiles(
         samples_per_setting=4,
         kv_new_tokens=(8, 16, 32, 63),  # 1 prompt token + 63 new ones fill the context of 64
         kv_repeats=3,
+        snapshot_every=125,  # 17 sets of 3.7 MB: induction heads form within the first few hundred steps
     ),
     full=GPTConfig(
         corpus_chars=None,
@@ -148,6 +151,7 @@ GPT = Profiles(
         samples_per_setting=8,
         kv_new_tokens=(25, 50, 100, 200),
         kv_repeats=3,
+        snapshot_every=250,  # at each evaluation
     ),
 )
 
