@@ -105,9 +105,9 @@ CHAPTERS: tuple[Chapter, ...] = (
         "10", "Prompts, a few examples and in-context learning: zero/few-shot, induction heads, soft prompts, "
         "adapters",
         "Prompts, few examples, in-context learning",
-        "zero- and few-shot span typing with a prompt-sensitivity spread, induction heads found, knocked out and "
-        "watched forming, few-shot prompts, prompt tuning checked against peft, adapters from scratch, and "
-        "every parameter-efficient method in one fair table at two data sizes",
+        "zero- and few-shot span typing with a prompt-sensitivity spread, copying heads found, knocked out, "
+        "watched forming and told induction from position, few-shot prompts, prompt tuning checked against "
+        "peft, adapters from scratch, and every parameter-efficient method in one fair table at two data sizes",
         "10_prompts_and_adapters.ipynb", needs=("04", "05", "08", "09"), rehearsed=True,
     ),
 )

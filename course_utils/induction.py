@@ -27,6 +27,15 @@ def repeated_random_tokens(vocab_size: int, length: int, batch: int, seed: int =
     return torch.cat([first, first], dim=1)
 
 
+def read_twice(ids: torch.Tensor, stretch: int) -> torch.Tensor:
+    """(n,) ids -> (2 m,) with every stretch of `stretch` ids followed by itself; the tail shorter than a
+    stretch is dropped (m = n rounded down to whole stretches)."""
+    if stretch < 1 or len(ids) < stretch:
+        raise ValueError(f"stretch={stretch}: it must be at least 1 and at most the {len(ids)} ids")
+    whole = len(ids) // stretch * stretch
+    return ids[:whole].reshape(-1, stretch).repeat_interleave(2, dim=0).flatten()  # (2 * whole,)
+
+
 @torch.no_grad()
 def token_losses(model: GPT, ids: torch.Tensor) -> torch.Tensor:
     """(batch, seq - 1): the cross-entropy of predicting each next token."""
@@ -79,6 +88,26 @@ def prefix_matching_scores(model: GPT, ids: torch.Tensor) -> torch.Tensor:
     """(layers, heads): every head's prefix-matching score on the repeated sequences `ids`."""
     length = ids.shape[1] // 2
     return torch.stack([prefix_matching(p, length) for p in attention_probs(model, ids)])
+
+
+def matched_heads(top: list[tuple[int, int]], heads: int, draws: int, seed: int = 0) -> list[list[tuple[int, int]]]:
+    """Controls for knocking out `top`: up to `draws` distinct sets, each with, for every top head, another
+    head of the same layer drawn at random (no top head, no head twice). Fewer when a layer has few others."""
+    taken = set(top)
+    for layer in {layer for layer, _ in top}:
+        need, free = sum(1 for x in top if x[0] == layer), heads - sum(1 for x in taken if x[0] == layer)
+        if free < need:
+            raise ValueError(f"layer {layer} has {free} heads besides the top ones, fewer than the {need} to match")
+    pick = torch.Generator().manual_seed(seed)
+    found: list[list[tuple[int, int]]] = []
+    for _ in range(draws):
+        chosen: list[tuple[int, int]] = []
+        for layer, _ in top:
+            pool = [(layer, h) for h in range(heads) if (layer, h) not in taken and (layer, h) not in chosen]
+            chosen.append(pool[int(torch.randint(len(pool), (1,), generator=pick))])
+        if sorted(chosen) not in found:
+            found.append(sorted(chosen))
+    return found
 
 
 @contextlib.contextmanager

@@ -79,26 +79,31 @@ def tokens_per_second(model, dataset, collate, batches: list[list[int]]) -> floa
 
 @torch.no_grad()
 def evaluate_ner(model, dataset, collate, id2label: dict, batch_size: int = 32, device=None, constrained=True) -> dict:
-    """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default).
+    """Loss, entity-level scores and word-level predictions on a tokenized split (Viterbi-decoded by default),
+    the predictions in the split's order (it is batched by length).
 
     The model is scored in eval mode and left in the mode it came in."""
     device = device or _device(model)
     was_training = model.training
     model.eval()
-    true_tags, pred_tags, total_loss, total_tokens = [], [], 0.0, 0
+    true_tags, pred_tags = [None] * len(dataset), [None] * len(dataset)
+    total_loss, total_tokens = 0.0, 0
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    order = sorted(range(len(dataset)), key=lengths.__getitem__)  # batches of like lengths: little padding
     for start in range(0, len(dataset), batch_size):
-        rows = dataset[start : start + batch_size]
+        chosen = order[start : start + batch_size]
+        rows = dataset[chosen]
         keys = [k for k in MODEL_KEYS if k in rows]
-        batch = collate([{k: rows[k][i] for k in keys} for i in range(len(rows["input_ids"]))])
+        batch = collate([{k: rows[k][i] for k in keys} for i in range(len(chosen))])
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**batch)
         scored = int((batch["labels"] != IGNORE_INDEX).sum())
         total_loss += float(out.loss) * scored
         total_tokens += scored
-        for logits, word_ids, tags in zip(out.logits.cpu(), rows["word_ids"], rows["ner_tags"], strict=True):
+        for i, logits, word_ids, tags in zip(chosen, out.logits.cpu(), rows["word_ids"], rows["ner_tags"], strict=True):
             words = decode_words(logits, word_ids, len(tags), id2label, constrained)
-            pred_tags.append(to_iob2([id2label[p] for p in words]))  # argmax: a stray I- after O starts an entity
-            true_tags.append([id2label[t] for t in tags])
+            pred_tags[i] = to_iob2([id2label[p] for p in words])  # argmax: a stray I- after O starts an entity
+            true_tags[i] = [id2label[t] for t in tags]  # in the dataset's order again
     model.train(was_training)
     return {
         "loss": total_loss / max(total_tokens, 1),

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
@@ -66,11 +67,12 @@ def word_log_probs(token_log_probs: torch.Tensor, word_ids: list[int], num_words
     """(num_words, labels): each word's first sub-token's log-probabilities; words truncation removed are surely O."""
     out = torch.full((num_words, token_log_probs.shape[-1]), -math.inf)
     out[:, LABEL2ID["O"]] = 0.0  # rows left like this score the word as missed, never drop it
-    seen = set()
+    first: dict[int, int] = {}  # word -> the position of its first sub-token
     for position, word in enumerate(word_ids[: len(token_log_probs)]):
-        if word >= 0 and word not in seen:
-            out[word] = token_log_probs[position]
-            seen.add(word)
+        if word >= 0:
+            first.setdefault(word, position)
+    if first:  # one indexing op for the sentence: a loop of row copies costs more than the decoding
+        out[list(first)] = token_log_probs[list(first.values())].to(out.dtype)
     return out
 
 
@@ -95,19 +97,19 @@ def _allowed(labels: tuple[str, ...]) -> torch.Tensor:
 def constrained_decode(log_probs: torch.Tensor, id2label: dict) -> list[int]:
     """Viterbi: the most probable valid IOB2 sequence (I-X never after O or first)."""
     labels = tuple(id2label[j] for j in range(len(id2label)))
-    allowed = _allowed(labels)  # (labels, labels)
-    start = torch.tensor(
-        [-math.inf if label.startswith("I-") else 0.0 for label in labels]
-    )
-    score, back = start + log_probs[0], []  # (labels,)
-    for emission in log_probs[1:]:
-        best, previous = (score[:, None] + allowed).max(
-            dim=0
-        )  # (labels,): the best predecessor of each label
-        back.append(previous)
-        score = best + emission
+    allowed = _allowed(labels).numpy()  # (labels, labels): numpy, tiny arrays
+    emissions = log_probs.detach().cpu().float().numpy()  # (words, labels)
+    inside = [label.startswith("I-") for label in labels]
+    start = np.where(inside, -np.inf, 0.0).astype(np.float32)
+    score = start + emissions[0]  # (labels,)
+    columns = np.arange(len(labels))
+    back = np.zeros((len(emissions) - 1, len(labels)), dtype=np.int64)
+    for t, emission in enumerate(emissions[1:]):
+        candidates = score[:, None] + allowed  # (from, to)
+        back[t] = candidates.argmax(axis=0)  # each label's best predecessor
+        score = candidates[back[t], columns] + emission
     path = [int(score.argmax())]
-    for previous in reversed(back):
+    for previous in back[::-1]:
         path.append(int(previous[path[-1]]))
     return path[::-1]
 

@@ -217,3 +217,18 @@ def test_bad_input_an_empty_list_of_seeds_or_an_unknown_memory_shape_is_named():
         replace(NER.pick("cpu"), memory_shape="huge")
     shape_field = next(f for f in fields(NER.cpu) if f.name == "memory_shape")
     assert set(shape_field.metadata["bounds"].choices) == set(memory.SHAPES)
+
+
+def test_chapter_10_s_copy_models_read_chapter_08_s_windows():
+    from course_utils.config.ch08_gpt import GPT
+    from course_utils.config.ch10_prompts import PROMPTS
+
+    for profile in ("smoke", "cpu", "full"):
+        ch10, ch08 = getattr(PROMPTS, profile), getattr(GPT, profile).bpe
+        assert ch10.copy_recipe.context == ch08.context, profile  # one set of windows and probes
+        assert 2 * ch10.repeat_length <= ch08.context and ch10.icl_late < ch08.context, profile
+        assert ch10.icl_early < ch10.repeat_length <= ch10.icl_late, profile  # late can copy, early cannot
+        # the second probe length tells content from position: not the stretch, nor a divisor of it
+        assert ch10.repeat_length % ch10.other_length and 2 * ch10.other_length <= ch08.context, profile
+        # every top head has a layer-matched control, however the top heads fall
+        assert ch10.ablate_heads <= min(ch10.copy_recipe.heads, ch08.heads) // 2, profile

@@ -61,9 +61,9 @@ def test_bad_input_is_named():
 def test_gold_spans_read_iob2_rows():
     rows = [["B-PER", "I-PER", "O", "B-LOC"], ["O"], ["B-MISC"]]
     assert fewshot.gold_spans(rows) == [(0, 0, 2, "PER"), (0, 3, 4, "LOC"), (2, 0, 1, "MISC")]
-    assert set(fewshot.TYPES) == {t for wording in fewshot.WORDINGS.values() for t in fewshot.TYPES} and all(
-        len(w) == len(fewshot.TYPES) for w in fewshot.WORDINGS.values()
-    )
+    # every wording describes each of the four types once, in TYPES' order, each with its own words
+    assert all(len(w) == len(fewshot.TYPES) == len(set(w)) for w in fewshot.WORDINGS.values())
+    assert len({w for wording in fewshot.WORDINGS.values() for w in wording}) == 4 * len(fewshot.WORDINGS)
 
 
 def test_the_span_classifier_embeds_a_span_as_span_embeddings_does_and_learns_four_spans():

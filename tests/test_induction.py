@@ -73,3 +73,25 @@ def test_ablating_a_head_is_zeroing_its_columns_of_the_output_projection():
             pass
     with pytest.raises(ValueError, match="length=1"):
         induction.repeated_random_tokens(40, 1, 1)
+
+
+def test_read_twice_repeats_every_stretch_and_drops_the_tail():
+    ids = torch.arange(7)
+    assert induction.read_twice(ids, 3).tolist() == [0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5]
+    assert induction.read_twice(ids, 7).tolist() == list(range(7)) * 2
+    with pytest.raises(ValueError, match="stretch=8"):
+        induction.read_twice(ids, 8)
+
+
+def test_matched_heads_draw_other_heads_of_the_same_layers():
+    top = [(1, 2), (1, 0), (0, 3)]
+    draws = induction.matched_heads(top, heads=4, draws=20, seed=0)
+    assert 1 < len(draws) <= 2 * 2 * 3  # distinct only, at most every combination
+    assert len({tuple(d) for d in draws}) == len(draws)
+    for d in draws:
+        assert sorted(layer for layer, _ in d) == [0, 1, 1]
+        assert not set(d) & set(top) and len(set(d)) == len(d)
+    assert induction.matched_heads(top, 4, 20, seed=0) == draws  # seeded
+    assert induction.matched_heads([(0, 0), (0, 1)], heads=4, draws=5) == [[(0, 2), (0, 3)]]
+    with pytest.raises(ValueError, match="layer 0 has 1 heads"):
+        induction.matched_heads([(0, 0), (0, 1), (0, 2)], heads=4, draws=1)

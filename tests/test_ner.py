@@ -34,6 +34,14 @@ def test_evaluate_ner_scores_every_word(tiny_ner):
         == [len(x) for x in data["tokens"]]
     )
     assert 0 <= result["f1"] <= 1 and result["loss"] > 0
+    # batched by length, returned in the split's order: one sentence at a time gives the same tags
+    true_tags = [[model.config.id2label[t] for t in tags] for tags in tokenized["ner_tags"]]
+    assert result["true_tags"] == true_tags
+    one_by_one = [
+        ner.evaluate_ner(model, tokenized.select([i]), ner_data.make_collator(tokenizer), model.config.id2label)
+        for i in range(len(tokenized))
+    ]
+    assert result["pred_tags"] == [r["pred_tags"][0] for r in one_by_one]
 
 
 def test_predict_returns_spans_with_offsets_and_scores(tiny_ner, tmp_path):

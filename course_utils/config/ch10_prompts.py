@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from course_utils.config.ch04_ner import NERConfig
+from course_utils.config.ch08_gpt import BABY_CHAR, GPU_CHAR, SMOKE_CHAR, Recipe
 from course_utils.config.loop import TrainConfig
 from course_utils.config.profiles import Checked, Profiles, at_least, bounded, positive
 
@@ -28,6 +29,9 @@ class PromptConfig(Checked):
     icl_windows: int = at_least(1)  # test windows of Shakespeare it is averaged over
     ablate_heads: int = at_least(1)  # the heads with the top prefix-matching scores knocked out ...
     control_draws: int = at_least(1)  # ... against this many draws of as many random heads of the same layers
+    copy_recipe: Recipe  # a small RoPE GPT pretrained on text read twice (chapter 08's context and block)
+    copy_snapshot_every: int = at_least(1)  # ... its weights kept every N steps: the formation curves
+    other_length: int = at_least(2)  # a second repeat length: content copies at any, position at one
     demos: tuple[int, ...] = at_least(0)  # solved examples in chapter 09's model's prompt
     demo_questions: int = at_least(1)  # test questions per family for each number of examples
     # 3. soft prompts on the decoder
@@ -92,6 +96,9 @@ PROMPTS = Profiles(
         icl_windows=8,
         ablate_heads=1,
         control_draws=2,
+        copy_recipe=replace(SMOKE_CHAR, layers=2, max_iters=10, eval_every=10),  # mechanics
+        copy_snapshot_every=5,
+        other_length=16,
         demos=(0, 1),
         demo_questions=4,
         virtual_tokens=4,
@@ -127,8 +134,13 @@ PROMPTS = Profiles(
         icl_early=16,  # past the first few tokens, whose gain is ordinary short-range context
         icl_late=60,  # the context holds 64: a short-range version of Olsson et al.'s 50 and 500
         icl_windows=256,
-        ablate_heads=2,  # of the 16 heads
+        ablate_heads=2,  # of chapter 08's 16 heads, and of the copy model's 8
         control_draws=5,
+        # the baby GPT's recipe at 2 layers, warmup 50, 600 steps: copy heads form by step ~300
+        # (seeds 0-2), 600 leaves room
+        copy_recipe=replace(BABY_CHAR, layers=2, max_iters=600, warmup=50, eval_every=600),
+        copy_snapshot_every=30,  # 21 snapshots: the sudden rise spans a few of them
+        other_length=20,  # not 32, nor a divisor of it
         demos=(0, 1, 2),  # 4 solved examples (~20 tokens each) overflow the 64-token context
         demo_questions=100,
         virtual_tokens=8,
@@ -166,8 +178,13 @@ PROMPTS = Profiles(
         icl_early=50,
         icl_late=250,
         icl_windows=256,
-        ablate_heads=4,
+        ablate_heads=3,  # of 6 a layer: each has layer-matched controls however they fall
         control_draws=5,
+        # not yet run: 8 heads a layer, so that the top heads have layer-matched controls
+        copy_recipe=replace(GPU_CHAR, layers=2, heads=8, width=256, max_iters=1000, dropout=0.0,
+                            eval_every=1000, keep_best=False),
+        copy_snapshot_every=50,
+        other_length=80,
         demos=(0, 1, 4),
         demo_questions=100,
         virtual_tokens=20,
@@ -202,12 +219,21 @@ class PromptExpectations(Checked):
 
     max_prompt_gap: float = positive()  # from-scratch soft prompt vs peft's PromptTuningConfig, logits
     repeat_gain: float | None = positive()  # the second copy's loss is at least this many nats below the first's
-    ablation_hurts: bool  # knocking out the top prefix-matching heads raises the second copy's loss more than
-    # knocking out as many of the lowest-scoring heads
+    ablation_hurts: bool  # chapter 08's GPT: knocking out the top prefix-matching heads lowers the repeat
+    # gap more than knocking out the strongest draw of as many random heads of the same layers
+    copy_gain: float | None = positive()  # the model trained on text read twice: its repeat gap is above
+    # this many nats (the interval's lower end)
+    copy_ablation: bool  # ... knocking out its top heads lowers the repeat gap and raises the ICL score on
+    # text read twice more than knocking out the strongest layer-matched control (both intervals above 0)
 
 
 PROMPTS_EXPECT = Profiles(
-    smoke=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False),  # 20 steps: no heads
-    cpu=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False),  # set from the first runs
-    full=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False),  # not yet run
+    smoke=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=None,
+                             copy_ablation=False),  # 10-20 steps: no heads
+    # chapter 08's GPT has none here (its runs' repeat gap is below 0); the copy model's gap was 2.1-2.9 nats
+    # at step 600 over seeds 0-2 and both thread counts, and its ablation took it to about 0
+    cpu=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=0.5,
+                           copy_ablation=True),
+    full=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=None,
+                            copy_ablation=False),  # not yet run
 )
