@@ -106,8 +106,9 @@ CHAPTERS: tuple[Chapter, ...] = (
         "adapters",
         "Prompts, few examples, in-context learning",
         "zero- and few-shot span typing with a prompt-sensitivity spread, copying heads found, knocked out, "
-        "watched forming and told induction from position, few-shot prompts, prompt tuning checked against "
-        "peft, adapters from scratch, and every parameter-efficient method in one fair table at two data sizes",
+        "watched forming and told induction from position, induction heads grown in one layer with smeared keys, "
+        "few-shot prompts, prompt tuning checked against peft, adapters from scratch, and every "
+        "parameter-efficient method in one fair table at two data sizes",
         "10_prompts_and_adapters.ipynb", needs=("04", "05", "08", "09"), rehearsed=True,
     ),
 )

@@ -1,5 +1,5 @@
 """A GPT from scratch: causal self-attention, the Pre-LN block, learned or rotary positions, tied embeddings,
-a key-value cache, and GPT-2's and Llama's weights copied in by name.
+a key-value cache, smeared keys (Olsson et al.'s probe), and GPT-2's and Llama's weights copied in by name.
 
 One class covers GPT-2 (LayerNorm, learned positions, GELU MLP, biases) and the Llama-style block (RMSNorm,
 rotary positions, SwiGLU, grouped-query attention, no biases): `DecoderShape` says which.
@@ -40,6 +40,7 @@ class DecoderShape:
     eps: float = 1e-5
     rope_base: float = 10000.0
     tie: bool = True  # the output layer reuses the token embedding
+    smeared_keys: bool = False  # each key mixes in the previous position's, a learned share per head
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
@@ -124,6 +125,14 @@ def cache_bytes(shape: DecoderShape, tokens: int, bytes_per_value: int, batch: i
     return 2 * shape.layers * tokens * shape.key_value_heads * shape.head_dim * bytes_per_value * batch
 
 
+def smear_keys(k: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """(batch, kv_heads, seq, d) keys -> sigmoid(alpha) k_j + (1 - sigmoid(alpha)) k_(j-1), one alpha a head;
+    the first position has no previous key and keeps its own."""
+    share = torch.sigmoid(alpha)[None, :, None, None]  # (1, kv_heads, 1, 1)
+    previous = torch.cat([k[:, :, :1], k[:, :, :-1]], dim=2)  # k_(j-1); k_0 for j = 0
+    return share * k + (1 - share) * previous
+
+
 def repeat_kv(x: torch.Tensor, times: int) -> torch.Tensor:
     """(batch, kv, seq, d) -> (batch, kv * times, seq, d): each kv head, times times."""
     return x if times == 1 else x.repeat_interleave(times, dim=1)
@@ -141,19 +150,31 @@ class CausalSelfAttention(nn.Module):
         self.value = nn.Linear(shape.width, kv * d, bias=shape.bias)
         self.out = nn.Linear(shape.heads * d, shape.width, bias=shape.bias)
         self.fused = True  # torch's fused kernel; False: chapter 03's scaled_dot_product_attention
+        # smeared keys: sigmoid(0) = half the key from the previous position at the start
+        self.smear = nn.Parameter(torch.zeros(kv)) if shape.smeared_keys else None
 
     def split(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         """(batch, seq, heads * d) -> (batch, heads, seq, d)."""
         batch, seq, _ = x.shape
         return x.view(batch, seq, heads, self.shape.head_dim).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, rope=None, cache: LayerCache | None = None) -> torch.Tensor:
+    def queries_keys(self, x: torch.Tensor, rope=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, new, width) -> queries (batch, heads, new, d) and keys (batch, kv_heads, new, d)."""
         s = self.shape
-        q = self.split(self.query(x), s.heads)  # (batch, heads, new, d)
-        k = self.split(self.key(x), s.key_value_heads)  # (batch, kv_heads, new, d)
-        v = self.split(self.value(x), s.key_value_heads)
+        q, k = self.split(self.query(x), s.heads), self.split(self.key(x), s.key_value_heads)
+        if self.smear is not None:  # before the rotation: the previous token's content, at this position
+            k = smear_keys(k, self.smear)
         if rope is not None:  # turn queries and keys by their positions' angles
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        return q, k
+
+    def forward(self, x: torch.Tensor, rope=None, cache: LayerCache | None = None) -> torch.Tensor:
+        s = self.shape
+        if cache is not None and self.smear is not None:
+            raise ValueError("smeared keys need the previous position's key before rotation, which the cache "
+                             "does not keep: run this model without a KV cache")
+        q, k = self.queries_keys(x, rope)
+        v = self.split(self.value(x), s.key_value_heads)  # (batch, kv_heads, new, d)
         if cache is not None:  # the earlier positions' keys and values, then these
             k, v = cache.add(k, v)  # (batch, kv_heads, past + new, d)
         k, v = repeat_kv(k, s.heads // s.key_value_heads), repeat_kv(v, s.heads // s.key_value_heads)
@@ -284,7 +305,7 @@ def parameter_count(shape: DecoderShape) -> int:
         shape.hidden,
         int(shape.bias),
     )
-    attention = d * h + 2 * d * kv + h * d + b * (h + 2 * kv + d)
+    attention = d * h + 2 * d * kv + h * d + b * (h + 2 * kv + d) + shape.smeared_keys * shape.key_value_heads
     mlp = 2 * d * m + b * (m + d) if shape.mlp == "gelu" else 3 * d * m + b * (2 * m + d)
     norm = d * (1 + (shape.norm == "layernorm" and shape.bias))
     embeddings = shape.vocab_size * d + (shape.context * d if shape.position == "learned" else 0)
@@ -388,9 +409,10 @@ def gpt2_config(shape: DecoderShape, **extra):
     """A transformers GPT2Config of this shape (GPT-2's block only; without biases, they are saved as zeros)."""
     from transformers import GPT2Config
 
-    block = (shape.norm, shape.position, shape.mlp, shape.tie, shape.kv_heads)
-    if block != ("layernorm", "learned", "gelu", True, None):
-        raise ValueError("GPT2LMHeadModel has GPT-2's block only: LayerNorm, learned positions, GELU, tied")
+    block = (shape.norm, shape.position, shape.mlp, shape.tie, shape.kv_heads, shape.smeared_keys)
+    if block != ("layernorm", "learned", "gelu", True, None, False):
+        raise ValueError("GPT2LMHeadModel has GPT-2's block only: LayerNorm, learned positions, GELU, tied, "
+                         "plain keys")
     p = shape.dropout
     extra = {"bos_token_id": shape.vocab_size - 1, "eos_token_id": shape.vocab_size - 1, **extra}  # END_OF_TEXT
     return GPT2Config(vocab_size=shape.vocab_size, n_positions=shape.context, n_embd=shape.width,
@@ -436,8 +458,10 @@ def llama_config(shape: DecoderShape):
     """A transformers LlamaConfig of a Llama-style shape."""
     from transformers import LlamaConfig
 
-    if (shape.norm, shape.position, shape.mlp, shape.bias) != ("rmsnorm", "rope", "swiglu", False):
-        raise ValueError("LlamaForCausalLM is the Llama-style block: RMSNorm, rotary positions, SwiGLU, no biases")
+    if (shape.norm, shape.position, shape.mlp, shape.bias, shape.smeared_keys) != ("rmsnorm", "rope", "swiglu",
+                                                                                  False, False):
+        raise ValueError("LlamaForCausalLM is the Llama-style block: RMSNorm, rotary positions, SwiGLU, no biases, "
+                         "plain keys")
     return LlamaConfig(vocab_size=shape.vocab_size, hidden_size=shape.width, intermediate_size=shape.hidden,
                        num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
                        num_key_value_heads=shape.key_value_heads, max_position_embeddings=shape.context,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.attention import scaled_dot_product_attention
-from course_utils.gpt import GPT, apply_rope, causal_keep, repeat_kv
+from course_utils.gpt import GPT, causal_keep, repeat_kv
 
 
 def repeated_random_tokens(vocab_size: int, length: int, batch: int, seed: int = 0) -> torch.Tensor:
@@ -34,6 +34,19 @@ def read_twice(ids: torch.Tensor, stretch: int) -> torch.Tensor:
         raise ValueError(f"stretch={stretch}: it must be at least 1 and at most the {len(ids)} ids")
     whole = len(ids) // stretch * stretch
     return ids[:whole].reshape(-1, stretch).repeat_interleave(2, dim=0).flatten()  # (2 * whole,)
+
+
+def read_twice_varied(ids: torch.Tensor, shortest: int, longest: int, seed: int = 0) -> torch.Tensor:
+    """(n,) ids -> (2 m,) with stretches of shortest..longest ids (uniform, seeded), each followed by itself:
+    no fixed distance back finds the earlier reading, only the tokens themselves. The tail is dropped."""
+    if not 1 <= shortest <= longest <= len(ids):
+        raise ValueError(f"shortest={shortest}, longest={longest}: need 1 <= shortest <= longest <= {len(ids)} ids")
+    lengths = torch.randint(shortest, longest + 1, (len(ids) // shortest + 1,),
+                            generator=torch.Generator().manual_seed(seed))
+    ends = lengths.cumsum(0)
+    lengths = lengths[ends <= len(ids)]  # whole stretches only
+    pieces = ids[: int(lengths.sum())].split(lengths.tolist())
+    return torch.cat([piece for piece in pieces for _ in range(2)])  # (2 m,)
 
 
 @torch.no_grad()
@@ -60,9 +73,7 @@ def attention_probs(model: GPT, ids: torch.Tensor) -> list[torch.Tensor]:
     def capture(attn, args):
         x, rope = args[0], args[1] if len(args) > 1 else None
         s = attn.shape
-        q, k = attn.split(attn.query(x), s.heads), attn.split(attn.key(x), s.key_value_heads)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        q, k = attn.queries_keys(x, rope)  # the model's own, smeared keys included
         k = repeat_kv(k, s.heads // s.key_value_heads)
         keep = causal_keep(q.shape[2], k.shape[2], x.device)
         _, weights = scaled_dot_product_attention(q, k, k, keep)  # chapter 03's; only the weights

@@ -187,3 +187,76 @@ def test_chapter_08_s_anchor_bpe_model_and_block_comparison_hold_with_other_seed
         test_losses[name] = [lm_data.mean_loss(m, windows["test"][1]) for m in models]
     _, low, _ = stats.paired_t_interval(test_losses["gpt2"], test_losses["llama"])
     assert expect.block_conclusion and low > 0, f"paired interval from {low:+.3f}: {test_losses}"
+
+
+def test_chapter_10_s_copy_and_smeared_key_heads_hold_with_other_seeds():
+    """Chapter 10's copy model copies through its top heads, and one smeared-key layer grows heads that match
+    content (the notebook's head_kind "content"), for seeds it never uses: it trains seed 0, and its smeared
+    recipe was chosen on seeds 0-3. The probes are built as the chapter builds them."""
+    from course_utils import bpe, gpt, induction, lm_data, resources
+    from course_utils.config.ch10_prompts import PROMPTS, PROMPTS_EXPECT
+    from course_utils.pretrain import pretrain
+
+    cfg, expect, ch08, cpu = PROMPTS.pick(), PROMPTS_EXPECT.pick(), GPT.pick(), torch.device("cpu")
+    text = resources.read_text(resources.resolve_data("text").location, "the text corpus")[: ch08.corpus_chars]
+    splits = lm_data.Splits.of(text)
+    merges = bpe.train(splits.train, ch08.bpe_vocab)
+    ids = {s: torch.tensor(bpe.encode(getattr(splits, s), merges)) for s in ("train", "dev")}
+    vocab, L, L2 = merges.vocab_size + 1, cfg.repeat_length, cfg.other_length
+    probe = induction.repeated_random_tokens(vocab - 1, L, cfg.repeat_batch, seed=11)
+    other = induction.repeated_random_tokens(vocab - 1, L2, cfg.repeat_batch, seed=12)
+    plain = torch.randint(vocab - 1, (cfg.repeat_batch, 2 * L), generator=torch.Generator().manual_seed(13))
+
+    def gaps(model, repeated) -> torch.Tensor:  # (sequences,): first-copy minus second-copy mean loss
+        losses, n = induction.token_losses(model, repeated), repeated.shape[1] // 2
+        return losses[:, : n - 1].mean(1) - losses[:, n:].mean(1)
+
+    def low(values: torch.Tensor) -> float:  # the lower end of a bootstrap interval of the mean
+        units = torch.stack([values.double(), torch.ones_like(values, dtype=torch.double)], 1)
+        return stats.paired_mean_difference(units, torch.zeros_like(units) + torch.tensor([0.0, 1.0]))[1]
+
+    def trained(recipe, data: torch.Tensor, dev: torch.Tensor, seed: int, smeared: bool):
+        shape = gpt.DecoderShape(vocab_size=vocab, context=recipe.context, layers=recipe.layers,
+                                 heads=recipe.heads, width=recipe.width, gelu="exact", position="rope",
+                                 smeared_keys=smeared)
+        windows = lm_data.held_out_windows(dev, recipe.context - 1)[:64]
+        return pretrain(shape, recipe, data, windows, seed, cpu, progress=False)[0]
+
+    def top_heads(model) -> list[tuple[int, int]]:
+        ranked = induction.prefix_matching_scores(model, probe).flatten().argsort(descending=True)
+        return [divmod(int(i), model.shape.heads) for i in ranked[: cfg.ablate_heads]]
+
+    def beats_controls(model, top) -> bool:  # the top heads' fall in the gap, beyond every matched draw's
+        with induction.ablated(model, top):
+            top_gaps = gaps(model, probe)
+        for heads in induction.matched_heads(top, model.shape.heads, cfg.control_draws):
+            with induction.ablated(model, heads):
+                if low(gaps(model, probe) - top_gaps) <= 0:
+                    return False
+        return True
+
+    shortest, longest = cfg.stretches
+    varied = {s: induction.read_twice_varied(i, shortest, longest, seed=1) for s, i in ids.items()}
+    for seed in (4, 5, 6):
+        copier = trained(cfg.copy_recipe, induction.read_twice(ids["train"], L), induction.read_twice(ids["dev"], L),
+                         seed, smeared=False)
+        assert low(gaps(copier, probe)) > expect.copy_gain, seed
+        if expect.copy_ablation:
+            assert beats_controls(copier, top_heads(copier)), seed
+        if not expect.smeared_induction:
+            continue
+        smeared = trained(cfg.smeared_recipe, varied["train"], varied["dev"], seed, smeared=True)
+        top = top_heads(smeared)
+        at_l, at_l2 = gaps(smeared, probe), gaps(smeared, other)
+        assert low(at_l) > 0 and low(at_l2) > 0.5 * float(at_l.mean()), seed
+        assert beats_controls(smeared, top), seed
+        probs = induction.attention_probs(smeared, plain)
+        rows = torch.arange(L - 1, 2 * L)
+        even = float((1 / (rows + 1).double()).mean())
+        scores, other_scores = (induction.prefix_matching_scores(smeared, p) for p in (probe, other))
+        uniform = [sum(1 / (i + 1) for i in range(n, 2 * n - 1)) / (n - 1) for n in (L, L2)]  # even attention
+        strong = [h for h in top if scores[h] > 2 * uniform[0]] or top  # the heads that copy
+        for layer, head in strong:  # they match at L' too, and on tokens that never repeat do not look back
+            assert other_scores[layer, head] > 2 * uniform[1], (seed, layer, head)
+            back = probs[layer][:, head, rows, rows - L + 1].mean().item()
+            assert back <= max(0.5 * scores[layer, head].item(), 2 * even), (seed, layer, head, back)

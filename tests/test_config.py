@@ -232,3 +232,7 @@ def test_chapter_10_s_copy_models_read_chapter_08_s_windows():
         assert ch10.repeat_length % ch10.other_length and 2 * ch10.other_length <= ch08.context, profile
         # every top head has a layer-matched control, however the top heads fall
         assert ch10.ablate_heads <= min(ch10.copy_recipe.heads, ch08.heads) // 2, profile
+        # the smeared-key models read the same windows; their stretches hold both probe lengths
+        shortest, longest = ch10.stretches
+        assert ch10.smeared_recipe.context == ch08.context and ch10.ablate_heads <= ch10.smeared_recipe.heads // 2
+        assert shortest <= ch10.other_length <= longest == ch10.repeat_length, profile

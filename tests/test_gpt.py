@@ -56,6 +56,7 @@ def test_equal_to_transformers_llama(kv_heads):
         SMALL,
         gpt.llama_style(SMALL, kv_heads=2),
         gpt.DecoderShape(vocab_size=65, context=64, layers=4, heads=4, width=128, bias=False, tie=False),
+        gpt.DecoderShape(**{**SMALL.__dict__, "smeared_keys": True, "position": "rope"}),
     ],
 )
 def test_parameter_formula(shape):
@@ -87,6 +88,53 @@ def test_cache_gives_the_uncached_logits(shape):
         steps = [model(ids[:, :5], cache)] + [model(ids[:, t : t + 1], cache) for t in range(5, shape.context)]
         assert (torch.cat(steps, dim=1) - model(ids)).abs().max() <= 1e-5
     assert cache.nbytes() == gpt.cache_bytes(shape, shape.context, 4, batch=2)
+
+
+def test_smeared_keys_mix_each_key_with_the_one_before():
+    k = torch.arange(2 * 3 * 2, dtype=torch.float).view(1, 2, 3, 2)  # (batch, kv_heads, seq, d)
+    alpha = torch.tensor([0.0, 100.0])  # head 0: half and half; head 1: its own key only
+    smeared = gpt.smear_keys(k, alpha)
+    assert torch.equal(smeared[0, 1], k[0, 1])
+    assert torch.equal(smeared[0, 0, 0], k[0, 0, 0])  # the first position has no previous key
+    assert torch.allclose(smeared[0, 0, 1:], (k[0, 0, 1:] + k[0, 0, :-1]) / 2)
+    assert torch.allclose(gpt.smear_keys(k, torch.full((2,), -100.0))[0, :, 1:], k[0, :, :-1])
+
+
+def test_keys_are_smeared_before_the_rotary_turn():
+    shape = gpt.DecoderShape(**{**SMALL.__dict__, "position": "rope", "smeared_keys": True})
+    model, x = gpt.randomize_vectors(model_of(shape)), torch.randn(2, 8, SMALL.width)
+    attn = model.blocks[0].attn
+    rope = gpt.rope_cos_sin(torch.arange(8), shape.head_dim, shape.rope_base)
+    with torch.no_grad():
+        _, k = attn.queries_keys(x, rope)
+        raw = attn.split(attn.key(x), SMALL.heads)
+        assert torch.allclose(k, gpt.apply_rope(gpt.smear_keys(raw, attn.smear), *rope), atol=1e-6)
+        assert not torch.allclose(k, gpt.smear_keys(gpt.apply_rope(raw, *rope), attn.smear), atol=1e-3)
+
+
+def test_a_smeared_model_with_keys_kept_is_the_plain_model():
+    plain_shape = gpt.DecoderShape(**{**SMALL.__dict__, "position": "rope"})
+    smeared_shape = gpt.DecoderShape(**{**plain_shape.__dict__, "smeared_keys": True})
+    plain, smeared, ids = model_of(plain_shape), gpt.GPT(smeared_shape).eval(), ids_for(SMALL)
+    with torch.no_grad():
+        for block in plain.blocks:  # sharp attention, so that which key is read shows
+            block.attn.query.weight.mul_(20)
+    missing = smeared.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing == [f"blocks.{i}.attn.smear" for i in range(SMALL.layers)]
+    with torch.no_grad():
+        for block in smeared.blocks:
+            block.attn.smear.fill_(100.0)  # sigmoid: 1, all of each key its own
+        assert torch.allclose(smeared(ids), plain(ids), atol=1e-6)
+        for block in smeared.blocks:
+            block.attn.smear.fill_(0.0)
+        changed = ids.clone()
+        changed[:, 10:] = (changed[:, 10:] + 1) % SMALL.vocab_size
+        assert torch.allclose(smeared(ids)[:, :10], smeared(changed)[:, :10], atol=1e-6)  # still causal
+        assert not torch.allclose(smeared(ids), plain(ids), atol=1e-3)
+        with pytest.raises(ValueError, match="without a KV cache"):
+            smeared(ids[:, :4], gpt.KVCache(SMALL.layers))
+    with pytest.raises(ValueError, match="plain keys"):
+        gpt.gpt2_config(gpt.DecoderShape(**{**SMALL.__dict__, "smeared_keys": True}))
 
 
 def test_causal_keep():

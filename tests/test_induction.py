@@ -83,6 +83,36 @@ def test_read_twice_repeats_every_stretch_and_drops_the_tail():
         induction.read_twice(ids, 8)
 
 
+def test_read_twice_varied_repeats_stretches_of_every_length_in_its_range():
+    ids = torch.arange(1000)
+    twice = induction.read_twice_varied(ids, 3, 6, seed=0)
+    seen, i, lengths = [], 0, []
+    while i < len(twice):  # walk the stretches back: each is followed by itself
+        n = next(n for n in range(3, 7) if torch.equal(twice[i : i + n], twice[i + n : i + 2 * n]))
+        seen.append(twice[i : i + n])
+        lengths.append(n)
+        i += 2 * n
+    assert torch.equal(torch.cat(seen), ids[: len(torch.cat(seen))])  # in order, none dropped but the tail
+    assert set(lengths) == {3, 4, 5, 6} and len(ids) - len(torch.cat(seen)) < 6
+    assert torch.equal(induction.read_twice_varied(ids, 3, 6, seed=0), twice)  # seeded
+    assert induction.read_twice_varied(ids, 5, 5).tolist() == induction.read_twice(ids, 5).tolist()
+    with pytest.raises(ValueError, match="shortest=7, longest=6"):
+        induction.read_twice_varied(ids, 7, 6)
+
+
+def test_the_recomputed_probabilities_follow_smeared_keys():
+    torch.manual_seed(0)
+    shape = gpt.DecoderShape(vocab_size=40, context=32, layers=2, heads=4, width=16, position="rope",
+                             smeared_keys=True)
+    model = gpt.randomize_vectors(gpt.GPT(shape)).eval()  # every smear share away from a half
+    ids = induction.repeated_random_tokens(40, 6, batch=2, seed=1)
+    probs = induction.attention_probs(model, ids)
+    inputs, outputs = attention_calls(model, ids)
+    for attn, p, args, out in zip((b.attn for b in model.blocks), probs, inputs, outputs, strict=True):
+        v = attn.split(attn.value(args[0]), 4)
+        assert torch.allclose(attn.out((p @ v).transpose(1, 2).flatten(2)), out, atol=1e-5)
+
+
 def test_matched_heads_draw_other_heads_of_the_same_layers():
     top = [(1, 2), (1, 0), (0, 3)]
     draws = induction.matched_heads(top, heads=4, draws=20, seed=0)

@@ -32,6 +32,9 @@ class PromptConfig(Checked):
     copy_recipe: Recipe  # a small RoPE GPT pretrained on text read twice (chapter 08's context and block)
     copy_snapshot_every: int = at_least(1)  # ... its weights kept every N steps: the formation curves
     other_length: int = at_least(2)  # a second repeat length: content copies at any, position at one
+    smeared_recipe: Recipe  # one layer, with and without Olsson et al.'s smeared keys, on varied stretches
+    stretches: tuple[int, ...] = at_least(1)  # their text: stretches of (shortest, longest) ids read twice
+    smeared_snapshot_every: int = at_least(1)  # ... their weights kept every N steps
     demos: tuple[int, ...] = at_least(0)  # solved examples in chapter 09's model's prompt
     demo_questions: int = at_least(1)  # test questions per family for each number of examples
     # 3. soft prompts on the decoder
@@ -99,6 +102,9 @@ PROMPTS = Profiles(
         copy_recipe=replace(SMOKE_CHAR, layers=2, max_iters=10, eval_every=10),  # mechanics
         copy_snapshot_every=5,
         other_length=16,
+        smeared_recipe=replace(SMOKE_CHAR, max_iters=10, eval_every=10),  # mechanics
+        stretches=(6, 24),
+        smeared_snapshot_every=5,
         demos=(0, 1),
         demo_questions=4,
         virtual_tokens=4,
@@ -141,6 +147,11 @@ PROMPTS = Profiles(
         copy_recipe=replace(BABY_CHAR, layers=2, max_iters=600, warmup=50, eval_every=600),
         copy_snapshot_every=30,  # 21 snapshots: the sudden rise spans a few of them
         other_length=20,  # not 32, nor a divisor of it
+        # one layer is enough with smeared keys; at 1,000 steps and lr 3e-3 their induction heads formed for
+        # seeds 0-3 (600 steps at 1e-3 and 800 at 3e-3 were too few), the plain layer's did not
+        smeared_recipe=replace(BABY_CHAR, layers=1, max_iters=1000, lr=3e-3, warmup=50, eval_every=1000),
+        stretches=(8, 32),  # up to the probe's 32: any distance back from 8 to 32, none favoured
+        smeared_snapshot_every=50,  # 21 snapshots
         demos=(0, 1, 2),  # 4 solved examples (~20 tokens each) overflow the 64-token context
         demo_questions=100,
         virtual_tokens=8,
@@ -185,6 +196,10 @@ PROMPTS = Profiles(
                             eval_every=1000, keep_best=False),
         copy_snapshot_every=50,
         other_length=80,
+        smeared_recipe=replace(GPU_CHAR, layers=1, heads=8, width=256, max_iters=2000, lr=3e-3, dropout=0.0,
+                               eval_every=2000, keep_best=False),  # not yet run
+        stretches=(16, 127),
+        smeared_snapshot_every=100,
         demos=(0, 1, 4),
         demo_questions=100,
         virtual_tokens=20,
@@ -225,15 +240,18 @@ class PromptExpectations(Checked):
     # this many nats (the interval's lower end)
     copy_ablation: bool  # ... knocking out its top heads lowers the repeat gap and raises the ICL score on
     # text read twice more than knocking out the strongest layer-matched control (both intervals above 0)
+    smeared_induction: bool  # the one-layer model with smeared keys has heads that match content: it copies
+    # at both repeat lengths (intervals above 0), its top heads' knockout beats the controls', and they
+    # spread their attention on tokens that never repeat
 
 
 PROMPTS_EXPECT = Profiles(
     smoke=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=None,
-                             copy_ablation=False),  # 10-20 steps: no heads
+                             copy_ablation=False, smeared_induction=False),  # 10-20 steps: no heads
     # chapter 08's GPT has none here (its runs' repeat gap is below 0); the copy model's gap was 2.1-2.9 nats
     # at step 600 over seeds 0-2 and both thread counts, and its ablation took it to about 0
     cpu=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=0.5,
-                           copy_ablation=True),
+                           copy_ablation=True, smeared_induction=True),
     full=PromptExpectations(max_prompt_gap=1e-5, repeat_gain=None, ablation_hurts=False, copy_gain=None,
-                            copy_ablation=False),  # not yet run
+                            copy_ablation=False, smeared_induction=False),  # not yet run
 )
